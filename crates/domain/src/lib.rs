@@ -1,5 +1,23 @@
-//! Inlet's shared domain.
+//! Inlet's shared domain: everything both binaries agree on.
 //!
 //! - [`provider`]: the senders Inlet accepts.
-//! - [`signature`]: each sender's signing scheme (sign and verify), shared by the gateway,
-//!   the forwarder and the load generator.
+//! - [`envelope`]: how a raw webhook travels over AMQP (body untouched, facts in headers).
+//! - [`broker`]: the RabbitMQ topology, declared idempotently by either binary.
+//! - [`payload`]: each provider's envelope, decoded into [`event`] types.
+//! - [`event`]: normalised domain events (messages, statuses, reactions, calls, ...).
+//! - [`repository`]: every SQL statement, and the migrations.
+//! - [`settings`]: settings sections shared by the binaries and the one loader.
+//! - [`telemetry`]: logging set-up.
+//! - [`shutdown`]: SIGTERM/SIGINT turned into a cancellation token.
+
+pub mod broker;
+pub mod envelope;
+pub mod event;
+pub mod payload;
+pub mod provider;
+pub mod repository;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use provider::Provider;

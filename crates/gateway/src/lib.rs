@@ -1,1 +1,21 @@
-//! placeholder
+//! Inlet's gateway: the one trusted front door for provider webhooks.
+//!
+//! A request is checked (content type, size, signature over the raw body,
+//! JSON), published to RabbitMQ as a persistent message, and answered 200
+//! only once the broker has confirmed it.
+//!
+//! - [`config`]: the settings struct, read once.
+//! - [`startup`]: builds the app and binds its listener.
+//! - [`publisher`]: the self-healing confirm-mode channel pool.
+//! - [`routes`]: webhooks per provider, health, metrics.
+//! - [`error`]: the error type handlers answer with.
+//! - [`metrics`]: every metric the gateway exports.
+
+
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod publisher;
+pub mod routes;
+
+pub mod startup;

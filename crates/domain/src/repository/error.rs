@@ -1,0 +1,62 @@
+//! Repository errors, classified so that the worker can decide between a
+//! retry and a dead letter.
+
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+/// What went wrong talking to PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The database cannot be reached or is overloaded; trying later can work.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A serialisation failure or deadlock: the transaction can be retried.
+    #[error("transaction conflict")]
+    Conflict(#[source] tokio_postgres::Error),
+    /// A statement failed for a reason a retry will not fix (bad data, a bug).
+    #[error("unexpected database error")]
+    Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl RepoError {
+    /// Whether a later attempt can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RepoError::Unavailable(_) | RepoError::Conflict(_))
+    }
+}
+
+impl From<tokio_postgres::Error> for RepoError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let Some(code) = e.code() else {
+            // No SQL state: the connection broke or timed out.
+            return RepoError::Unavailable(Box::new(e));
+        };
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
+            return RepoError::Conflict(e);
+        }
+        let class = &code.code()[..2];
+        // 08: connection exceptions, 53: insufficient resources, 57: operator
+        // intervention (shutdown, cancel), 58: system errors.
+        if matches!(class, "08" | "53" | "57" | "58") {
+            RepoError::Unavailable(Box::new(e))
+        } else {
+            RepoError::Unexpected(Box::new(e))
+        }
+    }
+}
+
+impl From<PoolError> for RepoError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => e.into(),
+            other => RepoError::Unavailable(Box::new(other)),
+        }
+    }
+}
+
+impl From<refinery::Error> for RepoError {
+    fn from(e: refinery::Error) -> Self {
+        RepoError::Unexpected(Box::new(e))
+    }
+}

@@ -1,0 +1,153 @@
+//! Contacts and messages, stored set-based: one statement per table per batch,
+//! however many items a provider packed into one webhook.
+
+use super::RepoError;
+use crate::event::{Contact, Message};
+use crate::provider::Provider;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+const UPSERT_CONTACTS: &str = "
+INSERT INTO contacts (provider, address, name, user_id)
+SELECT $1, t.address, t.name, t.user_id
+FROM UNNEST($2::text[], $3::text[], $4::text[]) AS t(address, name, user_id)
+ON CONFLICT (provider, address) DO UPDATE
+   SET name = COALESCE(EXCLUDED.name, contacts.name),
+       user_id = COALESCE(EXCLUDED.user_id, contacts.user_id),
+       updated_at = now()
+RETURNING id, address";
+
+// Statuses that arrived before their message are applied as the message is
+// inserted: the stored status is the highest-ranked one known for it.
+const INSERT_MESSAGES: &str = "
+INSERT INTO messages (provider, provider_message_id, line_id, direction, from_address,
+                      to_address, contact_id, kind, body, content, context, status,
+                      status_rank, sent_at, received_at, raw)
+SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.contact_id, t.kind,
+       t.body, t.content, t.context, t.status, t.status_rank, t.sent_at, $2, t.raw
+FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
+            $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[], $14::int2[],
+            $15::timestamptz[], $16::jsonb[])
+     AS t(id, line, direction, from_address, to_address, contact_id, kind, body, content,
+          context, status, status_rank, sent_at, raw)
+ON CONFLICT (provider, provider_message_id) DO NOTHING
+RETURNING provider_message_id";
+
+/// A message to store, with the line it arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredMessage<'a> {
+    /// The line (Meta `phone_number_id`, ...), when known.
+    pub line_id: Option<&'a str>,
+    /// The normalised message.
+    pub message: &'a Message,
+}
+
+/// Upserts contacts in one statement and returns their ids by address.
+///
+/// Addresses are de-duplicated and sorted first: Postgres refuses to upsert
+/// one row twice in a statement, and a fixed lock order avoids deadlocks
+/// between workers storing overlapping batches.
+pub async fn upsert_contacts(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    contacts: &[&Contact],
+) -> Result<HashMap<String, i64>, RepoError> {
+    if contacts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut unique: BTreeMap<&str, &Contact> = BTreeMap::new();
+    for c in contacts {
+        let entry = unique.entry(c.address.as_str()).or_insert(c);
+        if entry.name.is_none() && c.name.is_some() {
+            *entry = c;
+        }
+    }
+    let addresses: Vec<&str> = unique.keys().copied().collect();
+    let names: Vec<Option<&str>> = unique.values().map(|c| c.name.as_deref()).collect();
+    let users: Vec<Option<&str>> = unique.values().map(|c| c.user_id.as_deref()).collect();
+    let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
+    let rows = tx
+        .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(1), r.get::<_, i64>(0)))
+        .collect())
+}
+
+/// Inserts messages in one statement, skipping any already stored (by
+/// provider and provider message id). Returns the ids that were new.
+pub async fn insert_messages(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    received_at: DateTime<Utc>,
+    items: &[StoredMessage<'_>],
+    contact_ids: &HashMap<String, i64>,
+) -> Result<Vec<String>, RepoError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = items.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut lines = Vec::with_capacity(n);
+    let mut directions = Vec::with_capacity(n);
+    let mut froms = Vec::with_capacity(n);
+    let mut tos = Vec::with_capacity(n);
+    let mut contacts: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut kinds = Vec::with_capacity(n);
+    let mut bodies = Vec::with_capacity(n);
+    let mut contents: Vec<&Value> = Vec::with_capacity(n);
+    let mut contexts: Vec<Option<&Value>> = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut ranks: Vec<i16> = Vec::with_capacity(n);
+    let mut sent = Vec::with_capacity(n);
+    let mut raws: Vec<&Value> = Vec::with_capacity(n);
+    for item in items {
+        let m = item.message;
+        ids.push(m.provider_message_id.as_str());
+        lines.push(item.line_id);
+        directions.push(m.direction.as_str());
+        froms.push(m.from_address.as_deref());
+        tos.push(m.to_address.as_deref());
+        contacts.push(
+            m.contact
+                .as_ref()
+                .and_then(|c| contact_ids.get(&c.address).copied()),
+        );
+        kinds.push(m.kind.as_str());
+        bodies.push(m.body.as_deref());
+        contents.push(&m.content);
+        contexts.push(m.context.as_ref());
+        statuses.push(m.status.map(|s| s.as_str()));
+        ranks.push(m.status.map_or(0, |s| s.rank()));
+        sent.push(m.sent_at);
+        raws.push(&m.raw);
+    }
+    let stmt = tx.prepare_cached(INSERT_MESSAGES).await?;
+    let rows = tx
+        .query(
+            &stmt,
+            &[
+                &provider.as_str(),
+                &received_at,
+                &ids,
+                &lines,
+                &directions,
+                &froms,
+                &tos,
+                &contacts,
+                &kinds,
+                &bodies,
+                &contents,
+                &contexts,
+                &statuses,
+                &ranks,
+                &sent,
+                &raws,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -1,0 +1,228 @@
+//! Settings sections shared by both binaries, and the one loader they use.
+//!
+//! Layering, lowest first: defaults in code, then the TOML file named by
+//! `INLET_CONFIG` (if set), then `INLET_*` environment variables. This module is
+//! the only place that reads the environment.
+
+use crate::broker::{QueueType, Topology};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::time::Duration;
+
+/// A secret value (app secret, token, key): never printed, never logged.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (an HMAC key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// The comma-separated parts of the value, trimmed, empty ones dropped
+    /// (several secrets at once, for rotation).
+    pub fn split_list(&self) -> Vec<Secret> {
+        self.0
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .collect()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Environment values are parsed loosely ("12345" arrives as a number),
+        // so accept any scalar and keep its text.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret::new(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Secret, E> {
+                Ok(Secret::new(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Settings could not be loaded or are invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A file or variable could not be read into the settings struct.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// A required setting is missing.
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    /// A setting has a value that cannot work.
+    #[error("{name} is invalid: {reason}")]
+    Bad {
+        /// The environment variable's name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Loads a binary's settings: `defaults` < `INLET_CONFIG` file < `INLET_*` variables.
+pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> Result<T, SettingsError> {
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    if let Ok(path) = std::env::var("INLET_CONFIG") {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment
+        .merge(Env::prefixed("INLET_").ignore(&["config"]))
+        .extract()
+        .map_err(|e| SettingsError::Invalid(Box::new(e)))
+}
+
+/// RabbitMQ connection and topology settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrokerSettings {
+    /// `INLET_AMQP_URL`: the broker to use.
+    pub amqp_url: String,
+    /// `INLET_QUEUE_TYPE`: `quorum` (default) or `classic`.
+    pub queue_type: QueueType,
+    /// `INLET_TOPOLOGY_PREFIX`: prefix of every exchange and queue name.
+    pub topology_prefix: String,
+    /// `INLET_RETRY_DELAYS_SECS`: the wait before each retry; its length is the
+    /// number of retries (default: 7 retries, so 8 attempts over about an hour).
+    pub retry_delays_secs: Vec<u64>,
+    /// `INLET_DELIVERY_LIMIT`: broker-side redelivery cap on the work queue.
+    pub delivery_limit: u32,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            queue_type: QueueType::Quorum,
+            topology_prefix: String::new(),
+            retry_delays_secs: vec![5, 30, 120, 300, 600, 1200, 1800],
+            delivery_limit: 20,
+        }
+    }
+}
+
+impl BrokerSettings {
+    /// The topology these settings describe.
+    pub fn topology(&self) -> Topology {
+        let delays = self
+            .retry_delays_secs
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect();
+        Topology::new(
+            self.topology_prefix.clone(),
+            self.queue_type,
+            delays,
+            self.delivery_limit,
+        )
+    }
+}
+
+/// PostgreSQL settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `INLET_DATABASE_URL`: the database to use.
+    pub database_url: String,
+    /// `INLET_DATABASE_POOL_SIZE`: connections per process.
+    pub database_pool_size: usize,
+    /// `INLET_DATABASE_TIMEOUT_MS`: how long to wait for a pooled connection.
+    pub database_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            database_url: "postgres://postgres@127.0.0.1:5432/inlet".into(),
+            database_pool_size: 16,
+            database_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// Builds the connection pool (connections open lazily, on first use).
+    pub fn pool(&self) -> Result<Pool, SettingsError> {
+        let config: tokio_postgres::Config =
+            self.database_url.parse().map_err(|e: tokio_postgres::Error| SettingsError::Bad {
+                name: "INLET_DATABASE_URL",
+                reason: e.to_string(),
+            })?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let wait = Duration::from_millis(self.database_timeout_ms);
+        Pool::builder(manager)
+            .max_size(self.database_pool_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(wait))
+            .create_timeout(Some(wait))
+            .recycle_timeout(Some(wait))
+            .build()
+            .map_err(|e| SettingsError::Bad {
+                name: "INLET_DATABASE_URL",
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,204 @@
+//! A long-lived, self-healing pool of confirm-mode channels to RabbitMQ.
+//!
+//! A supervisor task owns the connection: it connects (retrying with capped,
+//! jittered backoff), declares the topology, opens the channels and waits
+//! until the connection fails or shutdown is asked, then starts over. Request
+//! handlers never connect: they take an open channel or answer 503 at once,
+//! so the gateway starts and serves while the broker is away.
+
+use crate::metrics::Metrics;
+use inlet_domain::broker::{
+    connect, persistent_properties, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY,
+};
+use inlet_domain::envelope::EventMeta;
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
+use rand::Rng;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Publishes raw events with publisher confirms.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    // A std lock: held only to clone a channel handle, never across an await.
+    channels: RwLock<Vec<Channel>>,
+    next: AtomicUsize,
+    broken: Notify,
+    exchange: String,
+    timeout: Duration,
+    metrics: Metrics,
+}
+
+impl Publisher {
+    /// Starts the supervisor; the publisher is usable at once (answering
+    /// `Unavailable` until the first connection is up).
+    pub fn start(
+        url: String,
+        topology: Topology,
+        channels: usize,
+        timeout: Duration,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            channels: RwLock::new(Vec::new()),
+            next: AtomicUsize::new(0),
+            broken: Notify::new(),
+            exchange: topology.ingest_exchange(),
+            timeout,
+            metrics,
+        });
+        tokio::spawn(supervise(
+            inner.clone(),
+            url,
+            topology,
+            channels,
+            shutdown,
+        ));
+        Publisher { inner }
+    }
+
+    /// Whether a channel is open (readiness).
+    pub fn is_ready(&self) -> bool {
+        self.channel().is_some()
+    }
+
+    fn channel(&self) -> Option<Channel> {
+        let channels = self.inner.channels.read().ok()?;
+        if channels.is_empty() {
+            return None;
+        }
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % channels.len();
+        let channel = channels[i].clone();
+        channel.status().connected().then_some(channel)
+    }
+
+    /// Publishes one raw event and returns once the broker has confirmed it.
+    pub async fn publish(&self, meta: &EventMeta, body: &[u8]) -> Result<(), PublishError> {
+        let Some(channel) = self.channel() else {
+            self.inner.broken.notify_one();
+            return Err(PublishError::Unavailable);
+        };
+        let started = Instant::now();
+        let result = publish_confirmed(
+            &channel,
+            &self.inner.exchange,
+            EVENT_ROUTING_KEY,
+            body,
+            persistent_properties(meta),
+            true,
+            self.inner.timeout,
+        )
+        .await;
+        self.inner
+            .metrics
+            .publish_duration
+            .observe(started.elapsed().as_secs_f64());
+        if matches!(result, Err(PublishError::Broker(_))) {
+            // Let the supervisor look at the connection now rather than at
+            // its next heartbeat.
+            self.inner.broken.notify_one();
+        }
+        result
+    }
+}
+
+async fn supervise(
+    inner: Arc<Inner>,
+    url: String,
+    topology: Topology,
+    channels: usize,
+    shutdown: CancellationToken,
+) {
+    let mut failures: u32 = 0;
+    while !shutdown.is_cancelled() {
+        match open(&url, &topology, channels).await {
+            Ok((connection, opened)) => {
+                failures = 0;
+                if let Ok(mut slot) = inner.channels.write() {
+                    *slot = opened;
+                }
+                inner.metrics.broker_connected.set(1);
+                tracing::info!(channels, "Connected to the broker.");
+                wait_until_broken(&inner, &connection, &shutdown).await;
+                if let Ok(mut slot) = inner.channels.write() {
+                    slot.clear();
+                }
+                inner.metrics.broker_connected.set(0);
+                // Best effort: the connection is usually already gone.
+                let _ = connection.close(200, "gateway reconnecting or stopping").await;
+                if !shutdown.is_cancelled() {
+                    tracing::warn!("Lost the broker connection; reconnecting.");
+                }
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                let delay = backoff(failures);
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Cannot reach the broker.");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn open(
+    url: &str,
+    topology: &Topology,
+    channels: usize,
+) -> Result<(Connection, Vec<Channel>), lapin::Error> {
+    let connection = connect(url, "inlet-gateway").await?;
+    let mut opened = Vec::with_capacity(channels);
+    for _ in 0..channels {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        opened.push(channel);
+    }
+    if let Some(first) = opened.first() {
+        topology.declare(first).await?;
+    }
+    Ok((connection, opened))
+}
+
+/// Returns when the connection or any channel has failed, or on shutdown.
+async fn wait_until_broken(inner: &Inner, connection: &Connection, shutdown: &CancellationToken) {
+    let failed = Arc::new(Notify::new());
+    let signal = failed.clone();
+    connection.on_error(move |_| signal.notify_one());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = failed.notified() => return,
+            _ = inner.broken.notified() => {}
+            // Belt and braces: a status check now and then catches a failure
+            // whose error callback raced with registration.
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let healthy = connection.status().connected()
+            && inner
+                .channels
+                .read()
+                .map(|c| c.iter().all(|ch| ch.status().connected()))
+                .unwrap_or(false);
+        if !healthy {
+            return;
+        }
+    }
+}
+
+/// Capped exponential backoff with full jitter: 100 ms doubling to 5 s.
+fn backoff(failures: u32) -> Duration {
+    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+    Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms))
+}

@@ -1,0 +1,6 @@
+//! HTTP routes: provider webhooks, health probes, metrics.
+
+pub mod health;
+pub mod ingest;
+pub mod meta;
+pub mod metrics;

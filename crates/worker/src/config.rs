@@ -1,0 +1,67 @@
+//! The worker's settings: built once in `main` and passed down.
+
+use inlet_domain::settings::{load, BrokerSettings, DatabaseSettings, LogFormat, SettingsError};
+use serde::{Deserialize, Serialize};
+
+/// Everything the worker can be configured with. Each field's variable is
+/// `INLET_` + its name in capitals (see `docs/configuration.md`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Broker connection and topology.
+    #[serde(flatten)]
+    pub broker: BrokerSettings,
+    /// PostgreSQL connection and pool.
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    /// `INLET_PREFETCH`: unacknowledged deliveries a worker holds (and processes concurrently).
+    pub prefetch: u16,
+    /// `INLET_WORKER_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served.
+    pub worker_metrics_addr: String,
+    /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for a broker confirm.
+    pub publish_timeout_ms: u64,
+    /// `INLET_SHUTDOWN_TIMEOUT_SECS`: how long in-flight events may take to finish on SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// `INLET_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            broker: BrokerSettings::default(),
+            database: DatabaseSettings::default(),
+            prefetch: 64,
+            worker_metrics_addr: "127.0.0.1:9091".into(),
+            publish_timeout_ms: 5_000,
+            shutdown_timeout_secs: 30,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads defaults < `INLET_CONFIG` file < `INLET_*` variables, and validates.
+    pub fn load() -> Result<Self, SettingsError> {
+        let settings: Settings = load(Settings::default())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Fails, naming the variable, when the worker could not do its job.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.prefetch == 0 {
+            return Err(SettingsError::Bad {
+                name: "INLET_PREFETCH",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.database.database_pool_size == 0 {
+            return Err(SettingsError::Bad {
+                name: "INLET_DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! The consumer: connects, declares, consumes with a bounded prefetch, and
+//! turns each handler result into an ack, a delayed retry or a dead letter.
+//! It is the only module that sees lapin deliveries.
+
+use crate::metrics::Metrics;
+use crate::retry;
+use crate::router::Router;
+use futures::StreamExt;
+use inlet_domain::broker::{connect, Topology};
+use inlet_domain::envelope::EventMeta;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::Channel;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// Everything a consumer needs, shared by its concurrent handlers.
+pub struct Consumer {
+    /// Broker URL.
+    pub amqp_url: String,
+    /// Names and options of the queues.
+    pub topology: Topology,
+    /// Deliveries held (and processed) at once.
+    pub prefetch: u16,
+    /// Confirm wait for retry and dead-letter publishes.
+    pub publish_timeout: Duration,
+    /// How long in-flight events may take to finish at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Decodes and stores events.
+    pub router: Router,
+    /// The worker's metrics.
+    pub metrics: Metrics,
+}
+
+impl Consumer {
+    /// Consumes until shutdown, reconnecting with capped, jittered backoff
+    /// whenever the broker goes away.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut failures: u32 = 0;
+        while !shutdown.is_cancelled() {
+            match self.session(&shutdown).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+                    let delay =
+                        Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms));
+                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Broker session failed; reconnecting.");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!("Consumer stopped.");
+    }
+
+    /// One connection's lifetime: returns when it breaks or on shutdown.
+    async fn session(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
+        let connection = connect(&self.amqp_url, "inlet-worker").await?;
+        let channel = connection.create_channel().await?;
+        self.topology.declare(&channel).await?;
+        // A separate confirm-mode channel for retry, dead-letter and domain
+        // publishes, so confirms never interleave with consumer flow.
+        let publisher = connection.create_channel().await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        let tag = format!("inlet-worker-{}", uuid::Uuid::new_v4());
+        let consumer = channel
+            .basic_consume(
+                &self.topology.work_queue(),
+                &tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        self.metrics.broker_connected.set(1);
+        tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
+
+        let drain = consumer
+            .take_until(shutdown.cancelled())
+            .for_each_concurrent(usize::from(self.prefetch), |delivery| {
+                let publisher = &publisher;
+                async move {
+                    match delivery {
+                        Ok(delivery) => self.process(publisher, delivery).await,
+                        Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
+                    }
+                }
+            });
+        tokio::pin!(drain);
+        tokio::select! {
+            _ = &mut drain => {}
+            _ = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(self.shutdown_timeout).await;
+            } => {
+                tracing::warn!("In-flight events did not finish in time; the broker will redeliver them.");
+            }
+        }
+        self.metrics.broker_connected.set(0);
+        let _ = channel.close(200, "worker stopping").await;
+        let _ = publisher.close(200, "worker stopping").await;
+        let _ = connection.close(200, "worker stopping").await;
+        if shutdown.is_cancelled() {
+            Ok(())
+        } else {
+            Err(lapin::Error::InvalidConnectionState(
+                lapin::ConnectionState::Closed,
+            ))
+        }
+    }
+
+    /// Handles one delivery and settles it. Every path acks only after the
+    /// effect (stored, retry scheduled, dead-lettered) is durable; if that
+    /// fails the delivery is requeued, never dropped.
+    async fn process(&self, publisher: &Channel, delivery: Delivery) {
+        let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
+            Ok(meta) => meta,
+            Err(error) => {
+                tracing::error!(error = %error, "Delivery without an Inlet envelope; dead-lettering it.");
+                self.dead_letter(publisher, &delivery, "unknown").await;
+                return;
+            }
+        };
+        let span = tracing::info_span!(
+            "event",
+            correlation_id = %meta.correlation_id,
+            provider = %meta.provider,
+            attempt = meta.attempt
+        );
+        self.process_event(publisher, delivery, meta)
+            .instrument(span)
+            .await;
+    }
+
+    async fn process_event(&self, publisher: &Channel, delivery: Delivery, meta: EventMeta) {
+        let started = Instant::now();
+        let provider = meta.provider.as_str();
+        match self.router.handle(&meta, &delivery.data).await {
+            Ok(done) => {
+                self.ack(&delivery).await;
+                let m = &self.metrics;
+                m.events
+                    .with_label_values(&[provider, done.event_type, done.outcome.as_str()])
+                    .inc();
+                m.handler_duration
+                    .with_label_values(&[done.event_type])
+                    .observe(started.elapsed().as_secs_f64());
+                let e2e = chrono::Utc::now() - meta.received_at;
+                m.end_to_end
+                    .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
+                tracing::debug!(event_type = done.event_type, outcome = done.outcome.as_str(), "Event handled.");
+            }
+            Err(error) if error.is_transient() => {
+                let scheduled = retry::schedule(
+                    publisher,
+                    &self.topology,
+                    &meta,
+                    &delivery.data,
+                    &delivery.properties,
+                    self.publish_timeout,
+                )
+                .await;
+                match scheduled {
+                    Ok(true) => {
+                        tracing::warn!(error = %error.chain(), "Transient failure; retry scheduled.");
+                        self.metrics.retries.with_label_values(&[provider]).inc();
+                        self.metrics
+                            .events
+                            .with_label_values(&[provider, "unknown", "retried"])
+                            .inc();
+                        self.ack(&delivery).await;
+                    }
+                    Ok(false) => {
+                        tracing::error!(error = %error.chain(), "Retries exhausted; dead-lettering.");
+                        self.dead_letter(publisher, &delivery, provider).await;
+                    }
+                    Err(publish_error) => {
+                        tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
+                        self.requeue(&delivery).await;
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error.chain(), "Permanent failure; dead-lettering.");
+                self.dead_letter(publisher, &delivery, provider).await;
+            }
+        }
+    }
+
+    async fn dead_letter(&self, publisher: &Channel, delivery: &Delivery, provider: &str) {
+        match retry::dead_letter(
+            publisher,
+            &self.topology,
+            &delivery.data,
+            &delivery.properties,
+            self.publish_timeout,
+        )
+        .await
+        {
+            Ok(()) => {
+                self.metrics.dead_letters.with_label_values(&[provider]).inc();
+                self.metrics
+                    .events
+                    .with_label_values(&[provider, "unknown", "dead"])
+                    .inc();
+                self.ack(delivery).await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot dead-letter; requeueing.");
+                self.requeue(delivery).await;
+            }
+        }
+    }
+
+    async fn ack(&self, delivery: &Delivery) {
+        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+            // The channel is gone: the broker redelivers, idempotency absorbs it.
+            tracing::warn!(error = %error, "Ack failed; the event will be redelivered.");
+        }
+    }
+
+    async fn requeue(&self, delivery: &Delivery) {
+        let options = BasicNackOptions {
+            requeue: true,
+            ..BasicNackOptions::default()
+        };
+        if let Err(error) = delivery.nack(options).await {
+            tracing::warn!(error = %error, "Nack failed; the event will be redelivered.");
+        }
+    }
+}

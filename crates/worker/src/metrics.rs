@@ -1,0 +1,120 @@
+//! Every metric the worker exports, defined in one place.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// The worker's metrics, on a registry of its own.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `inlet_worker_events_total{provider,event_type,outcome}`.
+    pub events: IntCounterVec,
+    /// `inlet_worker_handler_duration_seconds{event_type}`.
+    pub handler_duration: HistogramVec,
+    /// `inlet_worker_end_to_end_seconds`: gateway receipt to commit.
+    pub end_to_end: Histogram,
+    /// `inlet_worker_retries_total{provider}`.
+    pub retries: IntCounterVec,
+    /// `inlet_worker_dead_letters_total{provider}`.
+    pub dead_letters: IntCounterVec,
+    /// `inlet_queue_messages{queue}`.
+    pub queue_messages: IntGaugeVec,
+    /// `inlet_worker_db_pool_in_use`.
+    pub db_pool_in_use: IntGauge,
+    /// `inlet_worker_db_pool_waiting`.
+    pub db_pool_waiting: IntGauge,
+    /// `inlet_worker_broker_connected`.
+    pub broker_connected: IntGauge,
+}
+
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0,
+];
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let events = IntCounterVec::new(
+            Opts::new(
+                "inlet_worker_events_total",
+                "Events taken in, by provider, event type and outcome.",
+            ),
+            &["provider", "event_type", "outcome"],
+        )?;
+        let handler_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "inlet_worker_handler_duration_seconds",
+                "Time to decode and store one raw event, by event type.",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["event_type"],
+        )?;
+        let end_to_end = Histogram::with_opts(
+            HistogramOpts::new(
+                "inlet_worker_end_to_end_seconds",
+                "Time from gateway receipt to database commit.",
+            )
+            .buckets(BUCKETS.to_vec()),
+        )?;
+        let retries = IntCounterVec::new(
+            Opts::new("inlet_worker_retries_total", "Events scheduled for a retry."),
+            &["provider"],
+        )?;
+        let dead_letters = IntCounterVec::new(
+            Opts::new("inlet_worker_dead_letters_total", "Events dead-lettered."),
+            &["provider"],
+        )?;
+        let queue_messages = IntGaugeVec::new(
+            Opts::new("inlet_queue_messages", "Messages ready in each Inlet queue."),
+            &["queue"],
+        )?;
+        let db_pool_in_use = IntGauge::new(
+            "inlet_worker_db_pool_in_use",
+            "Database connections handed out.",
+        )?;
+        let db_pool_waiting = IntGauge::new(
+            "inlet_worker_db_pool_waiting",
+            "Tasks waiting for a database connection.",
+        )?;
+        let broker_connected = IntGauge::new(
+            "inlet_worker_broker_connected",
+            "1 while the worker is connected and consuming.",
+        )?;
+        for c in [
+            Box::new(events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(handler_duration.clone()),
+            Box::new(end_to_end.clone()),
+            Box::new(retries.clone()),
+            Box::new(dead_letters.clone()),
+            Box::new(queue_messages.clone()),
+            Box::new(db_pool_in_use.clone()),
+            Box::new(db_pool_waiting.clone()),
+            Box::new(broker_connected.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(Metrics {
+            registry,
+            events,
+            handler_duration,
+            end_to_end,
+            retries,
+            dead_letters,
+            queue_messages,
+            db_pool_in_use,
+            db_pool_waiting,
+            broker_connected,
+        })
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}

@@ -1,0 +1,70 @@
+//! Where a failed event goes next: a delay queue for a passing failure, the
+//! dead letters for the rest. Each publish is confirmed before the original
+//! delivery is acked, so an event is never in neither place.
+
+use inlet_domain::broker::{publish_confirmed, PublishError, Topology, DEAD_ROUTING_KEY};
+use inlet_domain::envelope::EventMeta;
+use lapin::{BasicProperties, Channel};
+use rand::Rng;
+use std::time::Duration;
+
+/// Publishes the event to the delay queue for its attempt, with the attempt
+/// count incremented. Returns `Ok(false)` when the retries are used up.
+pub async fn schedule(
+    channel: &Channel,
+    topology: &Topology,
+    meta: &EventMeta,
+    body: &[u8],
+    properties: &BasicProperties,
+    timeout: Duration,
+) -> Result<bool, PublishError> {
+    let tier = meta.attempt.saturating_sub(1) as usize;
+    let Some(delay) = topology.retry_delays().get(tier) else {
+        return Ok(false);
+    };
+    let next = EventMeta {
+        attempt: meta.attempt + 1,
+        ..meta.clone()
+    };
+    let props = properties
+        .clone()
+        .with_headers(next.to_headers())
+        .with_expiration(jittered(*delay).as_millis().to_string().into());
+    publish_confirmed(
+        channel,
+        &topology.retry_exchange(),
+        &Topology::retry_routing_key(tier),
+        body,
+        props,
+        true,
+        timeout,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Publishes the event to the dead-letter queue, headers as they were.
+pub async fn dead_letter(
+    channel: &Channel,
+    topology: &Topology,
+    body: &[u8],
+    properties: &BasicProperties,
+    timeout: Duration,
+) -> Result<(), PublishError> {
+    publish_confirmed(
+        channel,
+        &topology.dead_exchange(),
+        DEAD_ROUTING_KEY,
+        body,
+        properties.clone().with_delivery_mode(2),
+        true,
+        timeout,
+    )
+    .await
+}
+
+/// ±20 % jitter, so events that failed together do not retry together.
+fn jittered(delay: Duration) -> Duration {
+    let factor = rand::thread_rng().gen_range(0.8..=1.2);
+    delay.mul_f64(factor)
+}

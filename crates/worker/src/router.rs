@@ -1,0 +1,70 @@
+//! Decodes a raw event, applies its effects and its audit row in one
+//! transaction: after the commit everything is stored, before it nothing is.
+
+use crate::error::HandleError;
+use crate::handlers::{apply, Applied};
+use inlet_domain::envelope::EventMeta;
+use inlet_domain::event::DomainEvent;
+use inlet_domain::payload::decode;
+use inlet_domain::repository::audit::{record_event, Outcome};
+use inlet_domain::repository::Repository;
+
+/// What processing one raw event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The event type label (`message.received`, `mixed`, ...).
+    pub event_type: &'static str,
+    /// `Processed` or `Ignored`.
+    pub outcome: Outcome,
+    /// Counts of what was applied.
+    pub applied: Applied,
+}
+
+/// Turns raw events into stored effects.
+#[derive(Clone)]
+pub struct Router {
+    repo: Repository,
+}
+
+impl Router {
+    /// A router storing through `repo`.
+    pub fn new(repo: Repository) -> Self {
+        Router { repo }
+    }
+
+    /// Decodes and stores one raw event, exactly once however often it comes.
+    pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, HandleError> {
+        let events = decode(meta, body)?;
+        let event_type = event_type_of(&events);
+        let mut client = self.repo.client().await?;
+        let tx = client.transaction().await?;
+        let applied = apply(&tx, meta, &events).await?;
+        let outcome = if applied.stored > 0 {
+            Outcome::Processed
+        } else {
+            Outcome::Ignored
+        };
+        record_event(&tx, meta, event_type, outcome, None).await?;
+        tx.commit().await?;
+        Ok(Processed {
+            event_type,
+            outcome,
+            applied,
+        })
+    }
+
+    /// The repository (for audit rows written outside a handler's transaction).
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+}
+
+/// One label for a raw event: its events' type when they agree, else `mixed`.
+pub fn event_type_of(events: &[DomainEvent]) -> &'static str {
+    let mut types = events.iter().map(DomainEvent::event_type);
+    match types.next() {
+        None => "empty",
+        Some(first) if types.all(|t| t == first) => first,
+        Some(_) => "mixed",
+    }
+}
