@@ -1,6 +1,8 @@
 //! Inlet's shared domain: everything both binaries agree on.
 //!
 //! - [`provider`]: the senders Inlet accepts.
+//! - [`signature`]: each sender's signing scheme (sign and verify), shared by the gateway,
+//!   the forwarder and the load generator.
 //! - [`envelope`]: how a raw webhook travels over AMQP (body untouched, facts in headers).
 //! - [`broker`]: the RabbitMQ topology, declared idempotently by either binary.
 //! - [`payload`]: each provider's envelope, decoded into [`event`] types.
@@ -18,6 +20,7 @@ pub mod provider;
 pub mod repository;
 pub mod settings;
 pub mod shutdown;
+pub mod signature;
 pub mod telemetry;
 
 pub use provider::Provider;
