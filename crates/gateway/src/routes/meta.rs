@@ -9,7 +9,7 @@ use inlet_domain::envelope::EventMeta;
 use inlet_domain::payload::meta::line_of;
 use inlet_domain::signature::meta::verify;
 use inlet_domain::Provider;
-use ring::constant_time::verify_slices_are_equal;
+use subtle::ConstantTimeEq;
 use serde::Deserialize;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ pub async fn handshake(
     let token_ok = query
         .verify_token
         .as_deref()
-        .is_some_and(|t| verify_slices_are_equal(t.as_bytes(), expected).is_ok());
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected)));
     match (&query.mode, &query.challenge) {
         (Some(mode), Some(challenge)) if mode == "subscribe" && token_ok => {
             tracing::info!("Meta verification handshake accepted.");
