@@ -321,3 +321,26 @@ pub fn rfc3339(value: &Value) -> Option<DateTime<Utc>> {
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
 }
+
+/// What the worker publishes on the `inlet.domain` topic exchange (routing key
+/// = `event_type`) once an event's effects are committed, and what forwarding
+/// sends to customers' endpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublishedEvent {
+    /// Stable across redeliveries: the same effect always gets the same id, so
+    /// consumers can deduplicate (publishing is at least once).
+    pub id: String,
+    /// [`DomainEvent::event_type`].
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Who reported it.
+    pub provider: Provider,
+    /// The line it concerns.
+    pub line_id: Option<String>,
+    /// When the gateway received the raw event.
+    pub received_at: DateTime<Utc>,
+    /// The correlation id of the raw event (for tracing across services).
+    pub correlation_id: String,
+    /// The normalised event.
+    pub data: DomainEvent,
+}
