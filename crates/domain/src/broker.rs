@@ -134,8 +134,13 @@ impl Topology {
         // The dead-letter queue: operators read it; nothing consumes it automatically.
         self.declare_queue(channel, &self.dead_queue(), self.durable_args())
             .await?;
-        self.bind(channel, &self.dead_queue(), &self.dead_exchange(), DEAD_ROUTING_KEY)
-            .await?;
+        self.bind(
+            channel,
+            &self.dead_queue(),
+            &self.dead_exchange(),
+            DEAD_ROUTING_KEY,
+        )
+        .await?;
 
         let mut work_args = self.durable_args();
         if self.queue_type == QueueType::Quorum {
@@ -150,8 +155,13 @@ impl Topology {
         work_args.insert("x-dead-letter-routing-key".into(), text(DEAD_ROUTING_KEY));
         self.declare_queue(channel, &self.work_queue(), work_args)
             .await?;
-        self.bind(channel, &self.work_queue(), &self.ingest_exchange(), EVENT_ROUTING_KEY)
-            .await?;
+        self.bind(
+            channel,
+            &self.work_queue(),
+            &self.ingest_exchange(),
+            EVENT_ROUTING_KEY,
+        )
+        .await?;
 
         for tier in 0..self.retry_delays.len() {
             // Delay queues: nobody consumes them. Each message carries its own
@@ -160,12 +170,20 @@ impl Topology {
             // worker restarts. Classic queues: per-message TTL is their home ground.
             let mut args = FieldTable::default();
             args.insert("x-queue-type".into(), text("classic"));
-            args.insert("x-dead-letter-exchange".into(), text(&self.ingest_exchange()));
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                text(&self.ingest_exchange()),
+            );
             args.insert("x-dead-letter-routing-key".into(), text(EVENT_ROUTING_KEY));
             let queue = self.retry_queue(tier);
             self.declare_queue(channel, &queue, args).await?;
-            self.bind(channel, &queue, &self.retry_exchange(), &Self::retry_routing_key(tier))
-                .await?;
+            self.bind(
+                channel,
+                &queue,
+                &self.retry_exchange(),
+                &Self::retry_routing_key(tier),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -201,7 +219,13 @@ impl Topology {
         key: &str,
     ) -> Result<(), lapin::Error> {
         channel
-            .queue_bind(queue, exchange, key, QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue,
+                exchange,
+                key,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
     }
 

@@ -105,7 +105,10 @@ impl EventMeta {
         Ok(EventMeta {
             provider,
             line: string(t, H_LINE)?,
-            line_unknown: matches!(t.inner().get(H_LINE_UNKNOWN), Some(AMQPValue::Boolean(true))),
+            line_unknown: matches!(
+                t.inner().get(H_LINE_UNKNOWN),
+                Some(AMQPValue::Boolean(true))
+            ),
             source: string(t, H_SOURCE)?,
             received_at,
             dedup_key: string(t, H_DEDUP_KEY)?.ok_or(EnvelopeError::Missing(H_DEDUP_KEY))?,

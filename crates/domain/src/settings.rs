@@ -190,10 +190,12 @@ impl DatabaseSettings {
     /// Builds the connection pool (connections open lazily, on first use).
     pub fn pool(&self) -> Result<Pool, SettingsError> {
         let config: tokio_postgres::Config =
-            self.database_url.parse().map_err(|e: tokio_postgres::Error| SettingsError::Bad {
-                name: "INLET_DATABASE_URL",
-                reason: e.to_string(),
-            })?;
+            self.database_url
+                .parse()
+                .map_err(|e: tokio_postgres::Error| SettingsError::Bad {
+                    name: "INLET_DATABASE_URL",
+                    reason: e.to_string(),
+                })?;
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,

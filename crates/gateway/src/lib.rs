@@ -11,7 +11,6 @@
 //! - [`error`]: the error type handlers answer with.
 //! - [`metrics`]: every metric the gateway exports.
 
-
 pub mod config;
 pub mod error;
 pub mod metrics;

@@ -1,8 +1,8 @@
 //! `inlet-gateway`: load settings, start telemetry, serve until stopped.
 
 use anyhow::Context;
-use inlet_gateway::config::Settings;
 use inlet_domain::shutdown::on_signals;
+use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
 
 #[tokio::main]

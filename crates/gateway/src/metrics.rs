@@ -35,7 +35,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("inlet_gateway_requests_total", "Webhook requests by provider and outcome."),
+            Opts::new(
+                "inlet_gateway_requests_total",
+                "Webhook requests by provider and outcome.",
+            ),
             &["provider", "outcome"],
         )?;
         let request_duration = HistogramVec::new(

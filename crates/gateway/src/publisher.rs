@@ -55,13 +55,7 @@ impl Publisher {
             timeout,
             metrics,
         });
-        tokio::spawn(supervise(
-            inner.clone(),
-            url,
-            topology,
-            channels,
-            shutdown,
-        ));
+        tokio::spawn(supervise(inner.clone(), url, topology, channels, shutdown));
         Publisher { inner }
     }
 
@@ -133,7 +127,9 @@ async fn supervise(
                 }
                 inner.metrics.broker_connected.set(0);
                 // Best effort: the connection is usually already gone.
-                let _ = connection.close(200, "gateway reconnecting or stopping").await;
+                let _ = connection
+                    .close(200, "gateway reconnecting or stopping")
+                    .await;
                 if !shutdown.is_cancelled() {
                     tracing::warn!("Lost the broker connection; reconnecting.");
                 }

@@ -66,7 +66,9 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 // Query strings that do not parse are a refused handshake, not a 400.
-                .app_data(web::QueryConfig::default().error_handler(|_, _| ApiError::Forbidden.into()))
+                .app_data(
+                    web::QueryConfig::default().error_handler(|_, _| ApiError::Forbidden.into()),
+                )
                 .service(
                     web::resource("/webhooks/meta")
                         .route(web::get().to(meta::handshake))

@@ -10,8 +10,7 @@ use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::Channel;
@@ -162,7 +161,11 @@ impl Consumer {
                 let e2e = chrono::Utc::now() - meta.received_at;
                 m.end_to_end
                     .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
-                tracing::debug!(event_type = done.event_type, outcome = done.outcome.as_str(), "Event handled.");
+                tracing::debug!(
+                    event_type = done.event_type,
+                    outcome = done.outcome.as_str(),
+                    "Event handled."
+                );
             }
             Err(error) if error.is_transient() => {
                 let scheduled = retry::schedule(
@@ -212,7 +215,10 @@ impl Consumer {
         .await
         {
             Ok(()) => {
-                self.metrics.dead_letters.with_label_values(&[provider]).inc();
+                self.metrics
+                    .dead_letters
+                    .with_label_values(&[provider])
+                    .inc();
                 self.metrics
                     .events
                     .with_label_values(&[provider, "unknown", "dead"])

@@ -61,7 +61,10 @@ impl Metrics {
             .buckets(BUCKETS.to_vec()),
         )?;
         let retries = IntCounterVec::new(
-            Opts::new("inlet_worker_retries_total", "Events scheduled for a retry."),
+            Opts::new(
+                "inlet_worker_retries_total",
+                "Events scheduled for a retry.",
+            ),
             &["provider"],
         )?;
         let dead_letters = IntCounterVec::new(
@@ -69,7 +72,10 @@ impl Metrics {
             &["provider"],
         )?;
         let queue_messages = IntGaugeVec::new(
-            Opts::new("inlet_queue_messages", "Messages ready in each Inlet queue."),
+            Opts::new(
+                "inlet_queue_messages",
+                "Messages ready in each Inlet queue.",
+            ),
             &["queue"],
         )?;
         let db_pool_in_use = IntGauge::new(

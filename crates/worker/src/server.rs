@@ -30,7 +30,10 @@ pub fn build(listener: TcpListener, metrics: Metrics, repo: Repository) -> std::
 
 async fn render(state: web::Data<ProbeState>) -> HttpResponse {
     let status = state.repo.pool().status();
-    state.metrics.db_pool_in_use.set((status.size - status.available) as i64);
+    state
+        .metrics
+        .db_pool_in_use
+        .set((status.size - status.available) as i64);
     state.metrics.db_pool_waiting.set(status.waiting as i64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -29,7 +29,10 @@ impl Worker {
         repo.migrate().await.context("applying migrations")?;
         let metrics = Metrics::new().context("registering metrics")?;
         let listener = TcpListener::bind(&settings.worker_metrics_addr).with_context(|| {
-            format!("binding INLET_WORKER_METRICS_ADDR {}", settings.worker_metrics_addr)
+            format!(
+                "binding INLET_WORKER_METRICS_ADDR {}",
+                settings.worker_metrics_addr
+            )
         })?;
         let port = listener.local_addr()?.port();
         let server = server::build(listener, metrics.clone(), repo.clone())?;

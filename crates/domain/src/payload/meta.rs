@@ -8,8 +8,8 @@
 
 use super::DecodeError;
 use crate::event::{
-    unix_seconds, AccountEvent, Contact, DeliveryState, Direction, DomainEvent, EventBody,
-    Message, Reaction, StatusUpdate,
+    unix_seconds, AccountEvent, Contact, DeliveryState, Direction, DomainEvent, EventBody, Message,
+    Reaction, StatusUpdate,
 };
 use crate::provider::Provider;
 use chrono::{DateTime, Utc};

@@ -8,6 +8,7 @@ mod error;
 mod messages;
 mod migrate;
 
+pub use deadpool_postgres::Client;
 pub use error::RepoError;
 pub use messages::{insert_messages, upsert_contacts, StoredMessage};
 pub use migrate::migrate;

@@ -22,7 +22,10 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
     match essence {
-        Some(t) if t == "application/json" || (t.starts_with("application/") && t.ends_with("+json")) => {
+        Some(t)
+            if t == "application/json"
+                || (t.starts_with("application/") && t.ends_with("+json")) =>
+        {
             Ok(())
         }
         _ => Err(ApiError::UnsupportedMediaType),

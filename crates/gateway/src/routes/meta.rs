@@ -9,9 +9,9 @@ use inlet_domain::envelope::EventMeta;
 use inlet_domain::payload::meta::line_of;
 use inlet_domain::signature::meta::verify;
 use inlet_domain::Provider;
-use subtle::ConstantTimeEq;
 use serde::Deserialize;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 
 /// The handshake's query string (Meta's literal dotted names).
 #[derive(Deserialize)]

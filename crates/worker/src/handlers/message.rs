@@ -15,7 +15,10 @@ pub async fn store(
     if messages.is_empty() {
         return Ok(0);
     }
-    let contacts: Vec<_> = messages.iter().filter_map(|(_, m)| m.contact.as_ref()).collect();
+    let contacts: Vec<_> = messages
+        .iter()
+        .filter_map(|(_, m)| m.contact.as_ref())
+        .collect();
     let ids = upsert_contacts(tx, meta.provider, &contacts).await?;
     let items: Vec<StoredMessage<'_>> = messages
         .iter()

@@ -1,0 +1,4 @@
+//! Gateway integration tests: real HTTP, RabbitMQ and Redis.
+
+mod helpers;
+mod meta;

@@ -1,0 +1,135 @@
+//! Meta: the handshake, signature checks, limits and confirmed publishing.
+
+use crate::helpers::{
+    meta_signature, meta_text, spawn_app, spawn_with, test_settings, VERIFY_TOKEN,
+};
+use inlet_testkit::TestBroker;
+
+#[tokio::test]
+async fn the_handshake_echoes_the_challenge_when_the_token_matches() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}/webhooks/meta?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444",
+        app.address
+    );
+    let res = app.http.get(url).send().await.expect("sent");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
+    assert_eq!(res.text().await.expect("body"), "1158201444");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_handshake_is_refused_with_a_wrong_token() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}/webhooks/meta?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1",
+        app.address
+    );
+    assert_eq!(app.http.get(url).send().await.expect("sent").status(), 403);
+    let bare = format!("{}/webhooks/meta", app.address);
+    assert_eq!(app.http.get(bare).send().await.expect("sent").status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_webhook_is_accepted_and_queued_once_confirmed() {
+    let app = spawn_app().await;
+    let body = meta_text("wamid.accepted", "hello");
+    let sig = meta_signature(&body);
+    let res = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(res.status(), 200);
+    let json: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(json["status"], "accepted");
+    assert!(json["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert_eq!(app.queued().await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused_and_nothing_is_published() {
+    let app = spawn_app().await;
+    let body = meta_text("wamid.forged", "hello");
+    let mut sig = meta_signature(&body);
+    // Flip the last hex digit.
+    let last = if sig.ends_with('0') { "1" } else { "0" };
+    sig.replace_range(sig.len() - 1.., last);
+    let res = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(res.status(), 401);
+    let json: serde_json::Value = res.json().await.expect("json error body");
+    assert_eq!(json["error"], "invalid_signature");
+    assert!(!json.to_string().contains(&meta_signature(&body)));
+    let missing = app.post("/webhooks/meta", &body, &[]).await;
+    assert_eq!(missing.status(), 401);
+    assert_eq!(app.queued().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_json_is_a_bad_request() {
+    let app = spawn_app().await;
+    let body = b"{not json".to_vec();
+    let sig = meta_signature(&body);
+    let res = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.queued().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413() {
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.body_limit_bytes = 1024;
+    let app = spawn_with(broker, settings).await;
+    let body = meta_text("wamid.big", &"x".repeat(2048));
+    let sig = meta_signature(&body);
+    let res = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(app.queued().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_broker_unreachable_the_gateway_starts_and_answers_503() {
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    // Nothing listens on port 1: the broker is unreachable.
+    settings.broker.amqp_url = "amqp://guest:guest@127.0.0.1:1/%2f".into();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let app = inlet_gateway::startup::Application::build(settings, shutdown.clone())
+        .expect("starts without the broker");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let body = meta_text("wamid.nobroker", "hello");
+    let res = http
+        .post(format!("{address}/webhooks/meta"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", meta_signature(&body))
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let ready = http
+        .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ready.status(), 503);
+    shutdown.cancel();
+    broker.cleanup().await.expect("cleanup");
+}
