@@ -6,6 +6,10 @@
 //! default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `INLET_TEST_AMQP_URL` (default the local broker).
 
+mod proxy;
+
+pub use proxy::ToggleProxy;
+
 use inlet_domain::broker::{connect, QueueType, Topology};
 use inlet_domain::repository::Repository;
 use inlet_domain::settings::{BrokerSettings, DatabaseSettings};

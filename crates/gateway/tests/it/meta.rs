@@ -133,3 +133,66 @@ async fn with_the_broker_unreachable_the_gateway_starts_and_answers_503() {
     shutdown.cancel();
     broker.cleanup().await.expect("cleanup");
 }
+
+#[tokio::test]
+async fn the_gateway_reconnects_by_itself_after_a_broker_outage() {
+    let broker = TestBroker::new().await.expect("broker");
+    let proxy = inlet_testkit::ToggleProxy::start("127.0.0.1:5672".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    let mut settings = test_settings(&broker);
+    settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    let app = spawn_with(broker, settings).await;
+    let body = meta_text("wamid.outage.1", "before");
+    let sig = meta_signature(&body);
+    assert_eq!(
+        app.post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+            .await
+            .status(),
+        200
+    );
+
+    proxy.cut();
+    let unready = inlet_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        let r = app
+            .http
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 503).then_some(())
+    })
+    .await;
+    assert!(
+        unready.is_some(),
+        "readiness turns false while the broker is away"
+    );
+    let during = meta_text("wamid.outage.2", "during");
+    let res = app
+        .post(
+            "/webhooks/meta",
+            &during,
+            &[("x-hub-signature-256", &meta_signature(&during))],
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+
+    proxy.restore();
+    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        let res = app
+            .post(
+                "/webhooks/meta",
+                &during,
+                &[("x-hub-signature-256", &meta_signature(&during))],
+            )
+            .await;
+        (res.status() == 200).then_some(())
+    })
+    .await;
+    assert!(
+        accepted.is_some(),
+        "the gateway publishes again without a restart"
+    );
+    assert_eq!(app.queued().await, 2);
+    app.stop().await;
+}

@@ -1,0 +1,3 @@
+//! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
+
+mod end_to_end;
