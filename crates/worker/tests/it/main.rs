@@ -1,3 +1,4 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
 mod end_to_end;
+mod observability;
