@@ -25,10 +25,17 @@ fi
 
 cargo build -q -p inlet-gateway -p inlet-worker
 target/debug/inlet-worker migrate
-target/debug/inlet-worker &
+# Each binary gets its own session, so Ctrl-C reaches only this script, which
+# forwards exactly one SIGTERM (a second signal would force an immediate exit).
+setsid target/debug/inlet-worker &
 worker=$!
-target/debug/inlet-gateway &
+setsid target/debug/inlet-gateway &
 gateway=$!
-trap 'kill -TERM $gateway $worker 2>/dev/null; wait' INT TERM EXIT
+stop() {
+    trap - INT TERM EXIT
+    kill -TERM "$gateway" "$worker" 2>/dev/null || true
+    wait "$gateway" "$worker" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
 echo "Gateway on http://${INLET_GATEWAY_ADDR:-127.0.0.1:8080}, worker probes on http://${INLET_WORKER_METRICS_ADDR:-127.0.0.1:9091}. Ctrl-C stops both."
 wait -n $gateway $worker
