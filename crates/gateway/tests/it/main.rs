@@ -3,3 +3,4 @@
 mod helpers;
 mod meta;
 mod observability;
+mod startup;

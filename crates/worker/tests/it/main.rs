@@ -1,4 +1,5 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
 mod end_to_end;
+mod migrations;
 mod observability;
