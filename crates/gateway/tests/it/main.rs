@@ -1,4 +1,10 @@
 //! Gateway integration tests: real HTTP, RabbitMQ and Redis.
 
+mod bridge;
+mod dedup;
 mod helpers;
+mod limits;
+mod lines;
 mod meta;
+mod openphone;
+mod standard;
