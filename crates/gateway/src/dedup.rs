@@ -8,8 +8,10 @@
 //! Redis is an optimisation, not a guard (the worker's unique keys are): when
 //! it does not answer within `timeout`, the gateway fails open, publishes
 //! anyway, sets `inlet_gateway_dedup_available` to 0 and warns at most once
-//! per interval. The pool opens a fresh connection on the next call, so Redis
-//! coming back is picked up without a restart.
+//! per interval. For a second after a failure, claims do not even try, so a
+//! Redis that hangs costs one timeout per second, not one per request. The
+//! pool opens a fresh connection on the next call (and a probe pings every
+//! few seconds), so Redis coming back is picked up without a restart.
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -25,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 pub const IN_FLIGHT: &str = "in_flight";
 /// The value of a key whose event the broker has confirmed.
 pub const DONE: &str = "done";
+
+/// How long claims skip Redis after it failed.
+const COOL_DOWN: Duration = Duration::from_secs(1);
 
 /// Sets the key to ARGV[1] for ARGV[2] seconds unless it exists; returns the
 /// existing value (nil when claimed). One round trip, atomic, any Redis version.
@@ -62,6 +67,7 @@ pub struct Dedup {
     warn_interval: Duration,
     available: AtomicBool,
     last_warning: Mutex<Option<Instant>>,
+    skip_until: Mutex<Option<Instant>>,
     metrics: Metrics,
 }
 
@@ -93,12 +99,16 @@ impl Dedup {
             warn_interval: Duration::from_secs(settings.dedup_warn_interval_secs),
             available: AtomicBool::new(false),
             last_warning: Mutex::new(None),
+            skip_until: Mutex::new(None),
             metrics,
         })
     }
 
     /// Claims `key` for the request `owner` (its correlation id).
     pub async fn claim(&self, key: &str, owner: &str) -> Claim {
+        if self.cooling_down() {
+            return Claim::Unavailable;
+        }
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(CLAIM)
             .arg(1)
@@ -174,12 +184,22 @@ impl Dedup {
                 Some(value)
             }
             Err(error) => {
+                if let Ok(mut until) = self.skip_until.lock() {
+                    *until = Some(Instant::now() + COOL_DOWN);
+                }
                 self.available.store(false, Ordering::Relaxed);
                 self.metrics.dedup_available.set(0);
                 self.warn(&error);
                 None
             }
         }
+    }
+
+    fn cooling_down(&self) -> bool {
+        self.skip_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
     }
 
     fn warn(&self, error: &str) {

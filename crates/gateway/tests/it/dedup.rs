@@ -116,3 +116,83 @@ async fn with_redis_unreachable_events_are_still_accepted_and_the_gauge_says_so(
     assert_eq!(app.metric(AVAILABLE).await, 0.0);
     app.stop().await;
 }
+
+/// A Redis of the test's own on a free port, so stopping it disturbs no
+/// other test; killed on drop.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        PrivateRedis { port, child }
+    }
+
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        Self::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn eventually_metric(app: &crate::helpers::TestApp, sample: &str, value: f64) -> bool {
+    inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        (app.metric(sample).await == value).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test]
+async fn redis_coming_back_is_picked_up_without_a_restart() {
+    let redis = PrivateRedis::start();
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.redis_url = redis.url();
+    let app = spawn_with(broker, settings).await;
+    assert!(eventually_metric(&app, AVAILABLE, 1.0).await, "dedup up");
+
+    let port = redis.port;
+    drop(redis);
+    let body = meta_text(&unique("wamid."), "while redis is down");
+    let sig = meta_signature(&body);
+    let res = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(res.status(), 200, "fails open");
+    assert_eq!(app.metric(AVAILABLE).await, 0.0);
+
+    let _redis = PrivateRedis::start_on(port);
+    assert!(eventually_metric(&app, AVAILABLE, 1.0).await, "dedup back");
+    let body = meta_text(&unique("wamid."), "after redis is back");
+    let sig = meta_signature(&body);
+    for expected in ["accepted", "duplicate"] {
+        let res = app
+            .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+            .await;
+        let json: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(json["status"], expected);
+    }
+    assert_eq!(app.queued().await, 2);
+    app.stop().await;
+}
