@@ -7,7 +7,7 @@
 //! traffic remains.
 
 use super::ingest::{header_str, ingest, record, rejected, Described};
-use super::standard::headers as standard_headers;
+use super::standard::{headers as standard_headers, unsigned};
 use crate::error::ApiError;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -102,6 +102,7 @@ async fn receive(
                         tolerance,
                     ),
                     Scheme::Standard => {
+                        unsigned(&hdrs)?;
                         standard::verify(&hdrs, body, &creds.secrets, now, tolerance)
                     }
                 }

@@ -31,6 +31,15 @@ pub fn headers(req: &HttpRequest) -> (StandardHeaders<'_>, bool) {
     )
 }
 
+/// A request without any signature is unauthenticated (401), whatever else
+/// it lacks; only a signed one missing its id or timestamp is a bad request.
+pub fn unsigned(headers: &StandardHeaders<'_>) -> Result<(), ApiError> {
+    match headers.signature {
+        Some(s) if !s.trim().is_empty() => Ok(()),
+        _ => Err(ApiError::InvalidSignature),
+    }
+}
+
 /// `POST /webhooks/standard/{source}`.
 pub async fn receive(
     req: HttpRequest,
@@ -46,6 +55,7 @@ pub async fn receive(
             let (hdrs, svix) = headers(&req);
             let tolerance = state.senders.tolerance;
             let verify = |body: &[u8], now| {
+                unsigned(&hdrs)?;
                 standard::verify(&hdrs, body, &creds.secrets, now, tolerance)
                     .map(|()| if svix { "svix" } else { "standard" })
                     .map_err(rejected)

@@ -70,6 +70,8 @@ async fn a_missing_webhook_id_is_a_bad_request_and_a_stale_one_is_refused() {
         .post_owned("/webhooks/standard/billing", &body(), &stale)
         .await;
     assert_eq!(res.status(), 401);
+    let unsigned = app.post("/webhooks/standard/billing", &body(), &[]).await;
+    assert_eq!(unsigned.status(), 401);
     assert_eq!(app.queued().await, 0);
     app.stop().await;
 }
