@@ -1,4 +1,8 @@
+use super::parse::split_expiry;
 use super::*;
+use crate::config::LineConfig;
+use chrono::Utc;
+use inlet_domain::Provider;
 
 fn settings() -> Settings {
     Settings::default()

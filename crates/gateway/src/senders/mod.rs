@@ -7,15 +7,18 @@
 //! URL may serve every line. Standard Webhooks has no unified route: each
 //! source is a "line" of its own.
 
-use crate::config::{LineConfig, Settings};
-use chrono::{DateTime, Utc};
+mod lines;
+mod parse;
+
+use crate::config::Settings;
 use inlet_domain::settings::{Secret, SettingsError};
 use inlet_domain::signature::bridge::BridgeSecret;
 use inlet_domain::signature::meta::MetaSecret;
 use inlet_domain::signature::openphone::OpenPhoneKey;
 use inlet_domain::signature::standard::StandardSecret;
-use inlet_domain::signature::{KeyError, Tolerance};
-use inlet_domain::Provider;
+use inlet_domain::signature::Tolerance;
+use lines::Builder;
+use parse::{keys, meta_secrets, standard_sources, token};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -219,105 +222,6 @@ impl Senders {
     }
 }
 
-struct Builder {
-    meta: Registry<MetaCreds>,
-    openphone: Registry<OpenPhoneCreds>,
-    bridge: Registry<BridgeCreds>,
-    standard: Registry<StandardCreds>,
-}
-
-impl Builder {
-    /// Adds one `[[lines]]` entry, its own secrets or else the provider-wide ones.
-    fn add(
-        &mut self,
-        line: &LineConfig,
-        meta: &MetaCreds,
-        openphone: &OpenPhoneCreds,
-        bridge: &BridgeCreds,
-    ) -> Result<(), SettingsError> {
-        let id = line.id.trim();
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            return Err(config_error(format!(
-                "line id {id:?} must be non-empty letters, digits, '-', '_' or '.'"
-            )));
-        }
-        let missing = |what: &str| config_error(format!("line {id} has no {what}"));
-        match line.provider {
-            None => return Err(missing("provider")),
-            Some(Provider::Meta) => {
-                let mut secrets = meta_secrets(&line.app_secret, "INLET_CONFIG")?;
-                for s in &line.app_secrets {
-                    secrets.extend(meta_secrets(s, "INLET_CONFIG")?);
-                }
-                let mut own = MetaCreds {
-                    secrets,
-                    verify_tokens: token(&line.verify_token),
-                };
-                if own.secrets.is_empty() {
-                    own.secrets.clone_from(&meta.secrets);
-                }
-                if own.verify_tokens.is_empty() {
-                    own.verify_tokens.clone_from(&meta.verify_tokens);
-                }
-                if own.secrets.is_empty() {
-                    return Err(missing("app_secret and INLET_META_APP_SECRET is empty"));
-                }
-                if own.verify_tokens.is_empty() {
-                    return Err(SettingsError::Bad {
-                        name: "INLET_META_VERIFY_TOKEN",
-                        reason: format!("line {id} has an app secret but no verify_token"),
-                    });
-                }
-                add_line(&mut self.meta, id, own);
-            }
-            Some(Provider::OpenPhone) => {
-                let mut own = OpenPhoneCreds {
-                    keys: keys(&line.signing_key, "INLET_CONFIG", OpenPhoneKey::from_base64)?,
-                    secrets: keys(&line.webhook_secret, "INLET_CONFIG", StandardSecret::parse)?,
-                };
-                if own.is_empty() {
-                    own = openphone.clone();
-                }
-                if own.is_empty() {
-                    return Err(missing("signing_key or webhook_secret"));
-                }
-                add_line(&mut self.openphone, id, own);
-            }
-            Some(Provider::Bridge) => {
-                let mut own = BridgeCreds {
-                    secrets: keys(&line.secret, "INLET_CONFIG", BridgeSecret::new)?,
-                };
-                if own.is_empty() {
-                    own = bridge.clone();
-                }
-                if own.is_empty() {
-                    return Err(missing("secret and INLET_BRIDGE_SECRET is empty"));
-                }
-                add_line(&mut self.bridge, id, own);
-            }
-            Some(Provider::Standard) => {
-                let text = if line.webhook_secret.is_empty() {
-                    &line.secret
-                } else {
-                    &line.webhook_secret
-                };
-                let own = StandardCreds {
-                    secrets: keys(text, "INLET_CONFIG", StandardSecret::parse)?,
-                };
-                if own.is_empty() {
-                    return Err(missing("webhook_secret"));
-                }
-                add_line(&mut self.standard, id, own);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Adds a line, merging secrets when the same id is named twice.
 fn add_line<C: Credentials>(registry: &mut Registry<C>, id: &str, creds: C) {
     registry
@@ -338,85 +242,5 @@ fn finish<C: Credentials>(mut registry: Registry<C>, global: C, insecure: bool) 
     registry
 }
 
-fn config_error(reason: String) -> SettingsError {
-    SettingsError::Bad {
-        name: "INLET_CONFIG",
-        reason,
-    }
-}
-
-fn key_error(name: &'static str, error: KeyError) -> SettingsError {
-    SettingsError::Bad {
-        name,
-        reason: error.to_string(),
-    }
-}
-
-fn token(secret: &Secret) -> Vec<Secret> {
-    (!secret.is_empty())
-        .then(|| secret.clone())
-        .into_iter()
-        .collect()
-}
-
-fn keys<K>(
-    list: &Secret,
-    name: &'static str,
-    parse: impl Fn(&str) -> Result<K, KeyError>,
-) -> Result<Vec<K>, SettingsError> {
-    list.split_list()
-        .iter()
-        .map(|s| parse(s.expose()).map_err(|e| key_error(name, e)))
-        .collect()
-}
-
-/// Meta secrets: `secret` or `secret@<RFC 3339 expiry>` (hex app secrets never
-/// contain `@`, and a suffix that is not a time is kept as part of the secret).
-fn meta_secrets(list: &Secret, name: &'static str) -> Result<Vec<MetaSecret>, SettingsError> {
-    keys(list, name, |text| {
-        let (secret, expires_at) = split_expiry(text);
-        MetaSecret::new(secret, expires_at)
-    })
-}
-
-fn split_expiry(text: &str) -> (&str, Option<DateTime<Utc>>) {
-    text.rsplit_once('@')
-        .and_then(|(secret, at)| {
-            let at = DateTime::parse_from_rfc3339(at).ok()?;
-            Some((secret, Some(at.with_timezone(&Utc))))
-        })
-        .unwrap_or((text, None))
-}
-
-/// `name=whsec_…` pairs.
-fn standard_sources(list: &Secret) -> Result<Vec<(String, StandardSecret)>, SettingsError> {
-    const NAME: &str = "INLET_STANDARD_SOURCES";
-    list.split_list()
-        .iter()
-        .map(|pair| {
-            let (name, secret) = pair.expose().split_once('=').ok_or(SettingsError::Bad {
-                name: NAME,
-                reason: "each entry must be name=whsec_…".into(),
-            })?;
-            let name = name.trim();
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            {
-                return Err(SettingsError::Bad {
-                    name: NAME,
-                    reason: format!(
-                        "source name {name:?} must be letters, digits, '-', '_' or '.'"
-                    ),
-                });
-            }
-            let secret = StandardSecret::parse(secret.trim()).map_err(|e| key_error(NAME, e))?;
-            Ok((name.to_owned(), secret))
-        })
-        .collect()
-}
-
 #[cfg(test)]
-#[path = "senders_tests.rs"]
 mod tests;
