@@ -150,7 +150,7 @@ impl Settings {
         }
         // A claim must outlive the publish it guards, or a retry could pass
         // while the first copy is still waiting for its confirm.
-        if self.dedup_in_flight_ttl_secs * 1000 <= self.publish_timeout_ms {
+        if self.dedup_in_flight_ttl_secs.saturating_mul(1000) <= self.publish_timeout_ms {
             return bad(
                 "INLET_DEDUP_IN_FLIGHT_TTL_SECS",
                 "must be longer than INLET_PUBLISH_TIMEOUT_MS",
