@@ -56,8 +56,8 @@ pub struct Settings {
     pub throttle_failures_per_minute: u32,
     /// `INLET_THROTTLE_MAX_CLIENTS`: client addresses tracked at once (bounds memory).
     pub throttle_max_clients: usize,
-    /// `INLET_TRUST_FORWARDED_FOR`: take the client address from `Forwarded` /
-    /// `X-Forwarded-For` (only behind a proxy that sets them).
+    /// `INLET_TRUST_FORWARDED_FOR`: take the client address from the last
+    /// `X-Forwarded-For` entry (only behind a proxy that appends it).
     pub trust_forwarded_for: bool,
     /// `INLET_BODY_LIMIT_BYTES`: largest body accepted (Meta batches reach a few MB).
     pub body_limit_bytes: usize,

@@ -185,20 +185,16 @@ async fn publish(state: &AppState, meta: &EventMeta, body: &[u8]) -> Result<Outc
     }
 }
 
-/// The client address the throttle keys on.
+/// The client address the throttle keys on: the peer, or behind a trusted
+/// proxy the last `X-Forwarded-For` entry. The last one is the address the
+/// nearest proxy saw; earlier entries are whatever the client chose to send.
 pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        let info = req.connection_info();
-        let forwarded = info.realip_remote_addr().and_then(|a| {
-            a.parse::<IpAddr>()
-                .ok()
-                .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
-        });
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    req.peer_addr().map(|a| a.ip())
+    let forwarded = trust_forwarded_for
+        .then(|| header_str(req, "x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))
 }
 
 /// 429 for a client address over its failure budget.

@@ -86,7 +86,7 @@ async fn repeated_signature_failures_from_one_address_are_throttled() {
     settings.trust_forwarded_for = true;
     let app = spawn_with(broker, settings).await;
     let scanner = [
-        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-for", "198.18.0.1, 203.0.113.7"),
         ("x-webhook-signature", "00"),
     ];
     for _ in 0..3 {
@@ -99,11 +99,12 @@ async fn repeated_signature_failures_from_one_address_are_throttled() {
     let json: serde_json::Value = res.json().await.expect("json");
     assert_eq!(json["error"], "throttled");
 
-    // A throttled address is refused before its signature is even checked.
+    // A throttled address is refused before its signature is even checked,
+    // whatever it claims to be in front of the proxy's entry.
     let body = bridge_message(&unique("3EB0"));
     let sig = bridge_signature(BRIDGE_SECRET, &body);
     let from_scanner = [
-        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-for", "198.18.0.2, 203.0.113.7"),
         ("x-webhook-signature", &sig),
     ];
     assert_eq!(
