@@ -20,7 +20,9 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    /// Adds one `[[lines]]` entry, its own secrets or else the provider-wide ones.
+    /// Adds one `[[lines]]` entry: its own secrets, each kind left out taken
+    /// from the provider-wide ones. Only its own go to the unified route
+    /// (which already has the provider-wide ones), so no key is tried twice.
     pub(super) fn add(
         &mut self,
         line: &LineConfig,
@@ -50,6 +52,7 @@ impl Builder {
                     secrets,
                     verify_tokens: token(&line.verify_token),
                 };
+                self.meta.own.extend(&own);
                 if own.secrets.is_empty() {
                     own.secrets.clone_from(&meta.secrets);
                 }
@@ -72,8 +75,13 @@ impl Builder {
                     keys: keys(&line.signing_key, "INLET_CONFIG", OpenPhoneKey::from_base64)?,
                     secrets: keys(&line.webhook_secret, "INLET_CONFIG", StandardSecret::parse)?,
                 };
-                if own.is_empty() {
-                    own = openphone.clone();
+                self.openphone.own.extend(&own);
+                // The two formats are independent schemes: each falls back alone.
+                if own.keys.is_empty() {
+                    own.keys.clone_from(&openphone.keys);
+                }
+                if own.secrets.is_empty() {
+                    own.secrets.clone_from(&openphone.secrets);
                 }
                 if own.is_empty() {
                     return Err(missing("signing_key or webhook_secret"));
@@ -84,6 +92,7 @@ impl Builder {
                 let mut own = BridgeCreds {
                     secrets: keys(&line.secret, "INLET_CONFIG", BridgeSecret::new)?,
                 };
+                self.bridge.own.extend(&own);
                 if own.is_empty() {
                     own = bridge.clone();
                 }

@@ -106,6 +106,8 @@ impl Credentials for StandardCreds {
 pub struct Registry<C> {
     unified: Option<C>,
     lines: HashMap<String, C>,
+    /// The lines' own secrets (without fallbacks), for the unified route.
+    own: C,
     /// Development mode: anything unconfigured resolves to empty credentials.
     insecure: Option<C>,
 }
@@ -234,9 +236,7 @@ fn add_line<C: Credentials>(registry: &mut Registry<C>, id: &str, creds: C) {
 /// The unified route accepts the provider-wide secrets and every line's.
 fn finish<C: Credentials>(mut registry: Registry<C>, global: C, insecure: bool) -> Registry<C> {
     let mut unified = global;
-    for creds in registry.lines.values() {
-        unified.extend(creds);
-    }
+    unified.extend(&registry.own);
     registry.unified = (!unified.is_empty()).then_some(unified);
     registry.insecure = insecure.then(C::default);
     registry

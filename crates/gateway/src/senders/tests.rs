@@ -179,3 +179,44 @@ fn a_line_without_a_provider_or_any_secret_is_refused() {
     };
     assert!(message(Senders::from_settings(&s)).contains("line s1"));
 }
+
+#[test]
+fn the_unified_route_tries_each_key_once() {
+    let s = Settings {
+        bridge_secret: Secret::new("global"),
+        lines: (0..5)
+            .map(|n| LineConfig {
+                id: format!("s{n}"),
+                provider: Some(Provider::Bridge),
+                ..LineConfig::default()
+            })
+            .chain([LineConfig {
+                id: "own".into(),
+                provider: Some(Provider::Bridge),
+                secret: Secret::new("own-secret"),
+                ..LineConfig::default()
+            }])
+            .collect(),
+        ..settings()
+    };
+    let senders = Senders::from_settings(&s).expect("valid");
+    assert_eq!(senders.bridge.unified().expect("unified").secrets.len(), 2);
+    assert_eq!(senders.bridge.line("s3").expect("line").secrets.len(), 1);
+}
+
+#[test]
+fn an_openphone_line_takes_each_missing_format_from_the_global_settings() {
+    let s = Settings {
+        openphone_webhook_secret: Secret::new("whsec_aW5sZXQtcXVvLTIwMjYtMDMtMzAtdGVzdC1rZXktMDE="),
+        lines: vec![LineConfig {
+            id: "PN1".into(),
+            provider: Some(Provider::OpenPhone),
+            signing_key: Secret::new("aW5sZXQ="),
+            ..LineConfig::default()
+        }],
+        ..settings()
+    };
+    let senders = Senders::from_settings(&s).expect("valid");
+    let line = senders.openphone.line("PN1").expect("line");
+    assert_eq!((line.keys.len(), line.secrets.len()), (1, 1));
+}
