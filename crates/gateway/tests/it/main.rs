@@ -2,6 +2,7 @@
 
 mod bridge;
 mod dedup;
+mod fixtures;
 mod helpers;
 mod limits;
 mod lines;
