@@ -32,6 +32,18 @@ pub enum ApiError {
     /// No such sender or line is configured.
     #[error("unknown sender")]
     NotFound,
+    /// Another copy of this event is being published right now.
+    #[error("the same event is being processed; retry later")]
+    InFlight {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
+    /// Too many signature failures from this client address.
+    #[error("too many failed signature checks from this address")]
+    Throttled {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
     /// The broker could not take the event; the provider should retry.
     #[error("temporarily unable to accept events")]
     Unavailable {
@@ -52,8 +64,19 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::InFlight { .. } => "in_flight",
+            ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable { .. } => "unavailable",
         }
+    }
+
+    /// Whether this is a failed signature or handshake check, which counts
+    /// towards throttling the client address.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self,
+            ApiError::InvalidSignature | ApiError::Stale | ApiError::Forbidden
+        )
     }
 
     /// The `outcome` label counted for this error.
@@ -65,6 +88,8 @@ impl ApiError {
             ApiError::TooLarge => "too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::NotFound => "unknown_sender",
+            ApiError::InFlight { .. } => "in_flight",
+            ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable { .. } => "unavailable",
         }
     }
@@ -85,13 +110,18 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InFlight { .. } => StatusCode::CONFLICT,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status_code());
-        if let ApiError::Unavailable { retry_after } = self {
+        if let ApiError::Unavailable { retry_after }
+        | ApiError::InFlight { retry_after }
+        | ApiError::Throttled { retry_after } = self
+        {
             builder.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         builder.json(ErrorBody {

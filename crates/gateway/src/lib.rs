@@ -5,6 +5,10 @@
 //! only once the broker has confirmed it.
 //!
 //! - [`config`]: the settings struct, read once.
+//! - [`senders`]: every configured sender and line, keys parsed once.
+//! - [`peek`]: the line and dedup key a verified body names.
+//! - [`dedup`]: the two-phase Redis claim (fails open).
+//! - [`throttle`]: 429 for addresses that keep failing signature checks.
 //! - [`startup`]: builds the app and binds its listener.
 //! - [`publisher`]: the self-healing confirm-mode channel pool.
 //! - [`routes`]: webhooks per provider, health, metrics.
@@ -12,9 +16,13 @@
 //! - [`metrics`]: every metric the gateway exports.
 
 pub mod config;
+pub mod dedup;
 pub mod error;
 pub mod metrics;
+pub mod peek;
 pub mod publisher;
 pub mod routes;
+pub mod senders;
+pub mod throttle;
 
 pub mod startup;

@@ -1,14 +1,16 @@
 //! Builds the gateway: shared state, routes, the listener.
 
 use crate::config::Settings;
+use crate::dedup::Dedup;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
-use crate::routes::{health, meta, metrics};
+use crate::routes::{bridge, health, meta, metrics, openphone, standard};
+use crate::senders::Senders;
+use crate::throttle::Throttle;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use inlet_domain::signature::meta::MetaSecret;
 use serde_json::json;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -23,9 +25,16 @@ pub struct AppState {
     pub publisher: Publisher,
     /// The gateway's metrics.
     pub metrics: Metrics,
-    /// Meta app secrets, parsed once.
-    pub meta_secrets: Vec<MetaSecret>,
+    /// Every sender and line, keys parsed once.
+    pub senders: Senders,
+    /// The two-phase dedup store.
+    pub dedup: Arc<Dedup>,
+    /// Signature-failure counts per client address.
+    pub throttle: Throttle,
 }
+
+/// How often the dedup store is pinged, so its gauge is right without traffic.
+const DEDUP_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A built gateway, bound to its port, not yet running.
 pub struct Application {
@@ -35,16 +44,29 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener (port 0 picks a free one) and wires everything up.
-    /// Starts even when the broker is unreachable.
+    /// Starts even when the broker or Redis is unreachable; fails on settings
+    /// that cannot work (naming the variable).
     pub fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        settings.validate()?;
         let metrics = Metrics::new().context("registering metrics")?;
-        let meta_secrets = settings
-            .meta_app_secret
-            .split_list()
-            .iter()
-            .map(|s| MetaSecret::new(s.expose(), None))
-            .collect::<Result<Vec<_>, _>>()
-            .context("INLET_META_APP_SECRET is invalid")?;
+        let senders = Senders::from_settings(&settings)?;
+        if settings.insecure_skip_signatures {
+            tracing::warn!(
+                "INSECURE: INLET_INSECURE_SKIP_SIGNATURES is set. Unsigned and forged webhooks \
+                 are ACCEPTED on every route. Never run this outside development."
+            );
+        }
+        let dedup = Arc::new(Dedup::new(&settings, metrics.clone())?);
+        tokio::spawn({
+            let dedup = dedup.clone();
+            let shutdown = shutdown.clone();
+            async move { dedup.watch(DEDUP_PROBE_INTERVAL, shutdown).await }
+        });
+        let throttle = Throttle::new(
+            settings.throttle_failures_per_minute,
+            Duration::from_secs(60),
+            settings.throttle_max_clients,
+        );
         let publisher = Publisher::start(
             settings.broker.amqp_url.clone(),
             settings.broker.topology(),
@@ -60,7 +82,9 @@ impl Application {
             settings: Arc::new(settings),
             publisher,
             metrics,
-            meta_secrets,
+            senders,
+            dedup,
+            throttle,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -75,6 +99,17 @@ impl Application {
                         .route(web::post().to(meta::receive))
                         .default_service(web::to(method_not_allowed)),
                 )
+                .service(
+                    web::resource("/webhooks/meta/{line}")
+                        .route(web::get().to(meta::line_handshake))
+                        .route(web::post().to(meta::receive_line))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(post_only("/webhooks/openphone", openphone::unified))
+                .service(post_only("/webhooks/openphone/{line}", openphone::line))
+                .service(post_only("/webhooks/bridge", bridge::unified))
+                .service(post_only("/webhooks/bridge/{line}", bridge::line))
+                .service(post_only("/webhooks/standard/{source}", standard::receive))
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/readyz", web::get().to(health::readyz))
                 .route("/metrics", web::get().to(metrics::metrics))
@@ -102,6 +137,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// A webhook resource that answers POST and 405 to any other method.
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(method_not_allowed))
 }
 
 async fn method_not_allowed() -> HttpResponse {

@@ -1,16 +1,21 @@
-//! The steps every webhook goes through, whoever sent it: content type, a
-//! bounded body read, publish with confirm, and the answer. Provider modules
-//! add their signature check and their dedup key between these steps.
+//! The steps every webhook goes through, whoever sent it: throttle, content
+//! type, a bounded body read, the sender's signature check (before any
+//! parsing), JSON, the dedup claim, publish with confirm, and the answer.
+//! Provider modules give the signature check and what the body tells.
 
+use crate::dedup::Claim;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::signature::{standard, VerifyError};
 use inlet_domain::Provider;
-use serde::Serialize;
+use serde_json::json;
+use serde_json::Value;
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// Rejects a request whose content type is not JSON (`application/json` or `+json`).
@@ -58,26 +63,113 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// The 200 answer.
-#[derive(Serialize)]
-pub struct Accepted {
-    status: &'static str,
-    id: String,
+/// What a sender's route learnt from a verified body.
+pub struct Described {
+    /// The line, from the URL or the body.
+    pub line: Option<String>,
+    /// The line named is not configured.
+    pub line_unknown: bool,
+    /// The Standard Webhooks source.
+    pub source: Option<String>,
+    /// The dedup key.
+    pub dedup_key: String,
 }
 
-/// Publishes the event and waits for the confirm; a failure becomes a 503.
-pub async fn publish(
+/// How an accepted request ended.
+pub enum Outcome {
+    /// Published and confirmed, with its correlation id.
+    Accepted(String),
+    /// Already published before: not published again.
+    Duplicate,
+}
+
+/// A sender's signature check over the raw body at `now`; on success, the
+/// signature format to count.
+pub trait Verify: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError> {}
+impl<F: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError>> Verify for F {}
+
+/// What a sender reads from its verified, parsed body.
+pub trait Describe: FnOnce(&Value, &[u8]) -> Described {}
+impl<F: FnOnce(&Value, &[u8]) -> Described> Describe for F {}
+
+/// Runs a webhook through every step, for `provider`.
+pub async fn ingest(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    provider: Provider,
+    verify: impl Verify,
+    describe: impl Describe,
+) -> Result<Outcome, ApiError> {
+    let client = client_ip(req, state.settings.trust_forwarded_for);
+    refuse_if_throttled(state, client)?;
+    require_json(req)?;
+    let body = read_body(req, payload, state.settings.body_limit_bytes).await?;
+    let now = Utc::now();
+    match verify(&body, now) {
+        Ok(format) => state
+            .metrics
+            .signature_format
+            .with_label_values(&[provider.as_str(), format])
+            .inc(),
+        Err(error) if state.settings.insecure_skip_signatures => {
+            tracing::debug!(provider = %provider, error = %error, "Signature check skipped (insecure mode).");
+        }
+        Err(error) => {
+            count_failure(state, client, &error);
+            return Err(error);
+        }
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
+    let described = describe(&value, &body);
+    let meta = EventMeta {
+        provider,
+        line: described.line,
+        line_unknown: described.line_unknown,
+        source: described.source,
+        received_at: now,
+        dedup_key: described.dedup_key,
+        correlation_id: correlation_id(),
+        attempt: 1,
+    };
+    publish_once(state, &meta, &body).await
+}
+
+/// Claims the dedup key, publishes, then marks it done or releases it.
+async fn publish_once(
     state: &AppState,
     meta: &EventMeta,
     body: &[u8],
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Outcome, ApiError> {
+    let owner = &meta.correlation_id;
+    match state.dedup.claim(&meta.dedup_key, owner).await {
+        Claim::Duplicate => {
+            tracing::debug!(dedup_key = %meta.dedup_key, "Duplicate event; not published again.");
+            Ok(Outcome::Duplicate)
+        }
+        Claim::InFlight => Err(ApiError::InFlight {
+            retry_after: state.settings.retry_after_secs,
+        }),
+        Claim::Unavailable => publish(state, meta, body).await,
+        Claim::Claimed => match publish(state, meta, body).await {
+            Ok(outcome) => {
+                state.dedup.complete(&meta.dedup_key).await;
+                Ok(outcome)
+            }
+            Err(error) => {
+                state.dedup.release(&meta.dedup_key, owner).await;
+                Err(error)
+            }
+        },
+    }
+}
+
+/// Publishes the event and waits for the confirm; a failure becomes a 503.
+async fn publish(state: &AppState, meta: &EventMeta, body: &[u8]) -> Result<Outcome, ApiError> {
     match state.publisher.publish(meta, body).await {
         Ok(()) => {
             tracing::debug!(correlation_id = %meta.correlation_id, provider = %meta.provider, "Event published.");
-            Ok(HttpResponse::Ok().json(Accepted {
-                status: "accepted",
-                id: meta.correlation_id.clone(),
-            }))
+            Ok(Outcome::Accepted(meta.correlation_id.clone()))
         }
         Err(error) => {
             tracing::warn!(
@@ -93,15 +185,63 @@ pub async fn publish(
     }
 }
 
-/// Counts and times a finished request; returns its result unchanged.
+/// The client address the throttle keys on: the peer, or behind a trusted
+/// proxy the last `X-Forwarded-For` entry. The last one is the address the
+/// nearest proxy saw; earlier entries are whatever the client chose to send.
+pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| header_str(req, "x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    forwarded.or_else(|| req.peer_addr().map(|a| a.ip()))
+}
+
+/// 429 for a client address over its failure budget.
+pub fn refuse_if_throttled(state: &AppState, client: Option<IpAddr>) -> Result<(), ApiError> {
+    match client.map(|ip| state.throttle.check(ip)) {
+        Some(Err(retry_after)) => Err(ApiError::Throttled { retry_after }),
+        _ => Ok(()),
+    }
+}
+
+/// Counts a failed signature or handshake against the client address.
+pub fn count_failure(state: &AppState, client: Option<IpAddr>, error: &ApiError) {
+    if let (true, Some(ip)) = (error.is_authentication_failure(), client) {
+        state.throttle.record_failure(ip);
+    }
+}
+
+/// Maps a signature verdict to the answer: a timestamp or id header that is
+/// absent or unreadable is a bad request; anything else about the signature
+/// is a 401, `Stale` counted apart.
+pub fn rejected(error: VerifyError) -> ApiError {
+    match error {
+        VerifyError::Stale => ApiError::Stale,
+        VerifyError::MissingHeader(h) | VerifyError::Malformed(h)
+            if h == standard::ID_HEADER || h == standard::TIMESTAMP_HEADER =>
+        {
+            ApiError::MissingHeader(h)
+        }
+        _ => ApiError::InvalidSignature,
+    }
+}
+
+/// A header's value as text, `None` when absent or not text.
+pub fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Counts and times a finished request and turns it into the answer.
 pub fn record(
     state: &AppState,
     provider: Provider,
     started: Instant,
-    result: Result<HttpResponse, ApiError>,
+    result: Result<Outcome, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = match &result {
-        Ok(_) => "accepted",
+        Ok(Outcome::Accepted(_)) => "accepted",
+        Ok(Outcome::Duplicate) => "duplicate",
         Err(e) => e.outcome(),
     };
     state.metrics.count(provider.as_str(), outcome);
@@ -110,10 +250,43 @@ pub fn record(
         .request_duration
         .with_label_values(&[provider.as_str()])
         .observe(started.elapsed().as_secs_f64());
-    result
+    result.map(|outcome| match outcome {
+        Outcome::Accepted(id) => HttpResponse::Ok().json(json!({"status": "accepted", "id": id})),
+        Outcome::Duplicate => HttpResponse::Ok().json(json!({"status": "duplicate"})),
+    })
 }
 
 /// A fresh correlation id: time-ordered, so logs sort by arrival.
 pub fn correlation_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_trouble_is_a_bad_request_and_signature_trouble_a_401() {
+        assert!(matches!(
+            rejected(VerifyError::MissingHeader(standard::ID_HEADER)),
+            ApiError::MissingHeader(_)
+        ));
+        assert!(matches!(
+            rejected(VerifyError::Malformed(standard::TIMESTAMP_HEADER)),
+            ApiError::MissingHeader(_)
+        ));
+        assert!(matches!(
+            rejected(VerifyError::MissingHeader(standard::SIGNATURE_HEADER)),
+            ApiError::InvalidSignature
+        ));
+        assert!(matches!(
+            rejected(VerifyError::Malformed("openphone-signature")),
+            ApiError::InvalidSignature
+        ));
+        assert!(matches!(
+            rejected(VerifyError::Mismatch),
+            ApiError::InvalidSignature
+        ));
+        assert!(matches!(rejected(VerifyError::Stale), ApiError::Stale));
+    }
 }

@@ -1,13 +1,15 @@
-//! Meta's WhatsApp Cloud API: the verification handshake and signed webhooks.
+//! Meta's WhatsApp Cloud API: the verification handshake and signed webhooks,
+//! on the unified `/webhooks/meta` and on each line's `/webhooks/meta/{line}`.
 
-use super::ingest::{correlation_id, publish, read_body, record, require_json};
+use super::ingest::{
+    client_ip, count_failure, header_str, ingest, record, refuse_if_throttled, rejected, Described,
+};
 use crate::error::ApiError;
+use crate::senders::MetaCreds;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
-use inlet_domain::envelope::EventMeta;
 use inlet_domain::payload::meta::line_of;
-use inlet_domain::signature::meta::verify;
+use inlet_domain::signature::meta;
 use inlet_domain::Provider;
 use serde::Deserialize;
 use std::time::Instant;
@@ -26,14 +28,40 @@ pub struct Handshake {
 
 /// `GET /webhooks/meta`: echoes `hub.challenge` byte for byte when the token matches.
 pub async fn handshake(
+    req: HttpRequest,
     query: web::Query<Handshake>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = state.settings.meta_verify_token.expose().as_bytes();
-    let token_ok = query
-        .verify_token
-        .as_deref()
-        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected)));
+    let creds = state.senders.meta.unified();
+    answer_handshake(&req, &query, &state, creds)
+}
+
+/// `GET /webhooks/meta/{line}`: the same, with the line's own verify token.
+pub async fn line_handshake(
+    req: HttpRequest,
+    query: web::Query<Handshake>,
+    state: web::Data<AppState>,
+    line: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let creds = state.senders.meta.line(&line);
+    answer_handshake(&req, &query, &state, creds)
+}
+
+fn answer_handshake(
+    req: &HttpRequest,
+    query: &Handshake,
+    state: &AppState,
+    creds: Option<&MetaCreds>,
+) -> Result<HttpResponse, ApiError> {
+    let creds = creds.ok_or(ApiError::NotFound)?;
+    let client = client_ip(req, state.settings.trust_forwarded_for);
+    refuse_if_throttled(state, client)?;
+    let token_ok = query.verify_token.as_deref().is_some_and(|t| {
+        creds
+            .verify_tokens
+            .iter()
+            .any(|expected| bool::from(t.as_bytes().ct_eq(expected.expose().as_bytes())))
+    });
     match (&query.mode, &query.challenge) {
         (Some(mode), Some(challenge)) if mode == "subscribe" && token_ok => {
             tracing::info!("Meta verification handshake accepted.");
@@ -43,50 +71,71 @@ pub async fn handshake(
         }
         _ => {
             tracing::warn!("Meta verification handshake refused.");
+            count_failure(state, client, &ApiError::Forbidden);
             Err(ApiError::Forbidden)
         }
     }
 }
 
-/// `POST /webhooks/meta`: verifies `X-Hub-Signature-256` over the raw body,
-/// checks it is JSON, publishes it and answers once the broker confirmed.
+/// `POST /webhooks/meta`: any configured app secret; the line from the body.
 pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let started = Instant::now();
-    let result = accept(&req, payload, &state).await;
-    record(&state, Provider::Meta, started, result)
+    accept(req, payload, state, None).await
 }
 
-async fn accept(
-    req: &HttpRequest,
+/// `POST /webhooks/meta/{line}`: the line's own app secrets (or the global ones).
+pub async fn receive_line(
+    req: HttpRequest,
     payload: web::Payload,
-    state: &AppState,
+    state: web::Data<AppState>,
+    line: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require_json(req)?;
-    let body = read_body(req, payload, state.settings.body_limit_bytes).await?;
-    let header = req
-        .headers()
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
-    let now = Utc::now();
-    verify(header, &body, &state.meta_secrets, now).map_err(|_| ApiError::InvalidSignature)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
-    // Meta resends the same body on retry (it does not promise to), so the
-    // body hash is the dedup key; the worker's unique keys stay the real guard.
-    let digest = ring::digest::digest(&ring::digest::SHA256, &body);
-    let meta = EventMeta {
-        provider: Provider::Meta,
-        line: line_of(&value).map(str::to_owned),
-        line_unknown: false,
-        source: None,
-        received_at: now,
-        dedup_key: format!("meta:{}", hex::encode(digest.as_ref())),
-        correlation_id: correlation_id(),
-        attempt: 1,
+    accept(req, payload, state, Some(line.into_inner())).await
+}
+
+/// Verifies `X-Hub-Signature-256` over the raw body, checks it is JSON,
+/// publishes it and answers once the broker confirmed.
+async fn accept(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    line: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let registry = &state.senders.meta;
+    let creds = match &line {
+        None => registry.unified(),
+        Some(id) => registry.line(id),
     };
-    publish(state, &meta, &body).await
+    let result = match creds {
+        None => Err(ApiError::NotFound),
+        Some(creds) => {
+            let verify = |body: &[u8], now| {
+                meta::verify(
+                    header_str(&req, "x-hub-signature-256"),
+                    body,
+                    &creds.secrets,
+                    now,
+                )
+                .map(|()| "sha256")
+                .map_err(rejected)
+            };
+            let describe = |value: &serde_json::Value, body: &[u8]| {
+                // The URL names the line when there is one; else a batch that
+                // names a single phone_number_id does.
+                let line = line.clone().or_else(|| line_of(value).map(str::to_owned));
+                Described {
+                    dedup_key: crate::peek::meta_key(body),
+                    line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
+                    line,
+                    source: None,
+                }
+            };
+            ingest(&req, payload, &state, Provider::Meta, verify, describe).await
+        }
+    };
+    record(&state, Provider::Meta, started, result)
 }

@@ -1,5 +1,8 @@
-//! `spawn_app()`: a gateway on a free port, publishing under a test-only prefix.
+//! `spawn_app()`: a gateway on a free port, publishing under a test-only prefix
+//! and deduplicating under a test-only Redis key prefix.
 
+use deadpool_redis::redis;
+use inlet_domain::envelope::EventMeta;
 use inlet_domain::settings::Secret;
 use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
@@ -7,10 +10,22 @@ use inlet_testkit::TestBroker;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::fixtures::*;
+
 /// The Meta app secret of vector M1.
 pub const META_SECRET: &str = "6f1c3e2a9b8d4f7e0a1b2c3d4e5f6a7b";
 /// The verify token the test gateway is configured with.
 pub const VERIFY_TOKEN: &str = "inlet-verify-token";
+/// The OpenPhone legacy signing key of vector O1.
+pub const OPENPHONE_KEY: &str = "aW5sZXQtdGVzdC1vcGVucGhvbmUtc2lnbmluZy1rMQ==";
+/// The Quo Standard Webhooks secret of vector Q1.
+pub const QUO_SECRET: &str = "whsec_aW5sZXQtcXVvLTIwMjYtMDMtMzAtdGVzdC1rZXktMDE=";
+/// The bridge secret of vector B1.
+pub const BRIDGE_SECRET: &str = "inlet-bridge-secret";
+/// The Standard Webhooks secret of vector S1, for source `billing`.
+pub const STANDARD_SECRET: &str = "whsec_aW5sZXQtc3RhbmRhcmQtd2ViaG9va3Mta2V5LTAwMDE=";
+/// The local Redis the tests use.
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// A running gateway and what a test needs to talk to it.
 pub struct TestApp {
@@ -20,16 +35,26 @@ pub struct TestApp {
     pub broker: TestBroker,
     /// An HTTP client.
     pub http: reqwest::Client,
+    /// The Redis key prefix of this test.
+    pub dedup_prefix: String,
     shutdown: CancellationToken,
 }
 
-/// Settings for a test gateway on `broker`, before any test-specific change.
+/// Settings for a test gateway on `broker`, before any test-specific change:
+/// every sender configured with the vectors' secrets, dedup keys under the
+/// broker's unique prefix.
 pub fn test_settings(broker: &TestBroker) -> Settings {
     Settings {
         gateway_addr: "127.0.0.1:0".into(),
         broker: broker.settings.clone(),
+        redis_url: REDIS_URL.into(),
+        dedup_prefix: format!("{}dedup:", broker.settings.topology_prefix),
         meta_app_secret: Secret::new(META_SECRET),
         meta_verify_token: Secret::new(VERIFY_TOKEN),
+        openphone_signing_key: Secret::new(OPENPHONE_KEY),
+        openphone_webhook_secret: Secret::new(QUO_SECRET),
+        bridge_secret: Secret::new(BRIDGE_SECRET),
+        standard_sources: Secret::new(format!("billing={STANDARD_SECRET}")),
         ..Settings::default()
     }
 }
@@ -45,6 +70,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
     inlet_domain::telemetry::init_for_tests();
     let shutdown = CancellationToken::new();
+    let dedup_prefix = settings.dedup_prefix.clone();
     let app = Application::build(settings, shutdown.clone()).expect("gateway builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -63,6 +89,7 @@ pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
         address,
         broker,
         http,
+        dedup_prefix,
         shutdown,
     }
 }
@@ -86,37 +113,140 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// POSTs `body` to `path` with JSON content type and owned headers.
+    pub async fn post_owned(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(String, String)],
+    ) -> reqwest::Response {
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.post(path, body, &borrowed).await
+    }
+
     /// Messages waiting in the work queue.
     pub async fn queued(&self) -> u32 {
         let queue = self.broker.topology().work_queue();
         self.broker.ready(&queue).await.expect("queue exists")
     }
 
-    /// Stops the gateway and deletes the test's queues.
+    /// Takes the next message from the work queue: its envelope and body.
+    pub async fn next_event(&self) -> (EventMeta, Vec<u8>) {
+        use lapin::options::BasicGetOptions;
+        let queue = self.broker.topology().work_queue();
+        let message = inlet_testkit::eventually(Duration::from_secs(5), || {
+            let channel = self.broker.channel.clone();
+            let queue = queue.clone();
+            async move {
+                channel
+                    .basic_get(&queue, BasicGetOptions { no_ack: true })
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        })
+        .await
+        .expect("a message in the work queue");
+        let meta =
+            EventMeta::from_headers(message.delivery.properties.headers().as_ref()).expect("meta");
+        (meta, message.delivery.data)
+    }
+
+    /// The value of one metric sample, written as in the exposition, e.g.
+    /// `inlet_gateway_requests_total{provider="meta",outcome="duplicate"}`
+    /// (labels in any order: the exposition sorts them); 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        let wanted = parse_sample(sample);
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                let (sample, value) = l.rsplit_once(' ')?;
+                (parse_sample(sample) == wanted).then(|| value.parse().ok())?
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// The raw value of a dedup key in Redis (`key` without the prefix).
+    pub async fn dedup_value(&self, key: &str) -> Option<String> {
+        let mut conn = redis_connection().await;
+        redis::cmd("GET")
+            .arg(format!("{}{key}", self.dedup_prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("GET")
+    }
+
+    /// Sets a dedup key in Redis (`key` without the prefix).
+    pub async fn set_dedup_value(&self, key: &str, value: &str) {
+        let mut conn = redis_connection().await;
+        let () = redis::cmd("SET")
+            .arg(format!("{}{key}", self.dedup_prefix))
+            .arg(value)
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await
+            .expect("SET");
+    }
+
+    /// Stops the gateway and deletes the test's queues and Redis keys.
     pub async fn stop(self) {
         self.shutdown.cancel();
+        delete_keys(&self.dedup_prefix).await;
         self.broker.cleanup().await.expect("cleanup");
     }
 }
 
-/// Signs `body` as Meta does with [`META_SECRET`].
-pub fn meta_signature(body: &[u8]) -> String {
-    let secret = inlet_domain::signature::meta::MetaSecret::new(META_SECRET, None).expect("secret");
-    inlet_domain::signature::meta::sign(&secret, body)
+/// A sample's name and its sorted labels.
+fn parse_sample(sample: &str) -> (String, Vec<String>) {
+    match sample.split_once('{') {
+        None => (sample.to_owned(), Vec::new()),
+        Some((name, labels)) => {
+            let mut labels: Vec<String> = labels
+                .trim_end_matches('}')
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            labels.sort();
+            (name.to_owned(), labels)
+        }
+    }
 }
 
-/// A Meta text-message webhook with a unique message id.
-pub fn meta_text(wamid: &str, text: &str) -> Vec<u8> {
-    serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
-            "messages": [{"from": "16505551234", "id": wamid, "timestamp": "1749416383",
-                          "type": "text", "text": {"body": text}}]
-        }}]}]
-    })
-    .to_string()
-    .into_bytes()
+/// A connection to the test Redis.
+pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(REDIS_URL)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable")
+}
+
+/// Deletes every key under `prefix`.
+pub async fn delete_keys(prefix: &str) {
+    let mut conn = redis_connection().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .expect("DEL");
+    }
 }

@@ -1,6 +1,13 @@
 //! Gateway integration tests: real HTTP, RabbitMQ and Redis.
 
+mod bridge;
+mod dedup;
+mod fixtures;
 mod helpers;
+mod limits;
+mod lines;
 mod meta;
 mod observability;
+mod openphone;
+mod standard;
 mod startup;

@@ -1,0 +1,222 @@
+//! Deduplication at the door, in Redis, in two phases.
+//!
+//! Before publishing, a request claims its key as *in flight* (`in_flight:<correlation id>`,
+//! short TTL); once the broker has confirmed, the key becomes *done* (long TTL).
+//! A publish that fails releases the claim, but only its own (compare and
+//! delete), so an event is never marked seen before it is safe.
+//!
+//! Redis is an optimisation, not a guard (the worker's unique keys are): when
+//! it does not answer within `timeout`, the gateway fails open, publishes
+//! anyway, sets `inlet_gateway_dedup_available` to 0 and warns at most once
+//! per interval. For a second after a failure, claims do not even try, so a
+//! Redis that hangs costs one timeout per second, not one per request. The
+//! pool opens a fresh connection on the next call (and a probe pings every
+//! few seconds), so Redis coming back is picked up without a restart.
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use deadpool_redis::redis::{self, FromRedisValue};
+use deadpool_redis::{Pool, Runtime};
+use inlet_domain::settings::SettingsError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The value of a claimed key, before its owner's correlation id.
+pub const IN_FLIGHT: &str = "in_flight";
+/// The value of a key whose event the broker has confirmed.
+pub const DONE: &str = "done";
+
+/// How long claims skip Redis after it failed.
+const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// Sets the key to ARGV[1] for ARGV[2] seconds unless it exists; returns the
+/// existing value (nil when claimed). One round trip, atomic, any Redis version.
+const CLAIM: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false";
+
+/// Deletes the key only while it still holds this request's claim.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
+/// What claiming a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request owns the key now; publish, then `complete` or `release`.
+    Claimed,
+    /// The event was already published: answer `duplicate`.
+    Duplicate,
+    /// Another copy is being published right now: answer 409.
+    InFlight,
+    /// Redis did not answer: publish anyway (fail open).
+    Unavailable,
+}
+
+/// The dedup store.
+pub struct Dedup {
+    pool: Pool,
+    prefix: String,
+    in_flight_ttl: u64,
+    done_ttl: u64,
+    timeout: Duration,
+    warn_interval: Duration,
+    available: AtomicBool,
+    last_warning: Mutex<Option<Instant>>,
+    skip_until: Mutex<Option<Instant>>,
+    metrics: Metrics,
+}
+
+impl Dedup {
+    /// A store over `INLET_REDIS_URL`; connects lazily, so it builds while Redis is down.
+    pub fn new(settings: &Settings, metrics: Metrics) -> Result<Self, SettingsError> {
+        let timeout = Duration::from_millis(settings.redis_timeout_ms.max(1));
+        let bad = |e: &dyn std::fmt::Display| SettingsError::Bad {
+            name: "INLET_REDIS_URL",
+            reason: e.to_string(),
+        };
+        let pool = deadpool_redis::Config::from_url(settings.redis_url.clone())
+            .builder()
+            .map_err(|e| bad(&e))?
+            .max_size(32)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| bad(&e))?;
+        metrics.dedup_available.set(0);
+        Ok(Dedup {
+            pool,
+            prefix: settings.dedup_prefix.clone(),
+            in_flight_ttl: settings.dedup_in_flight_ttl_secs,
+            done_ttl: settings.dedup_ttl_secs,
+            timeout,
+            warn_interval: Duration::from_secs(settings.dedup_warn_interval_secs),
+            available: AtomicBool::new(false),
+            last_warning: Mutex::new(None),
+            skip_until: Mutex::new(None),
+            metrics,
+        })
+    }
+
+    /// Claims `key` for the request `owner` (its correlation id).
+    pub async fn claim(&self, key: &str, owner: &str) -> Claim {
+        if self.cooling_down() {
+            return Claim::Unavailable;
+        }
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(CLAIM)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(claim_value(owner))
+            .arg(self.in_flight_ttl);
+        match self.run::<Option<String>>(cmd).await {
+            Some(None) => Claim::Claimed,
+            Some(Some(v)) if v == DONE => Claim::Duplicate,
+            Some(Some(_)) => Claim::InFlight,
+            None => Claim::Unavailable,
+        }
+    }
+
+    /// Marks `key` done once the broker confirmed its event.
+    pub async fn complete(&self, key: &str) {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(DONE)
+            .arg("EX")
+            .arg(self.done_ttl);
+        // On failure the claim simply expires: a retry after that is published
+        // again, which the worker's unique keys absorb.
+        let _ = self.run::<()>(cmd).await;
+    }
+
+    /// Releases `owner`'s claim on `key` after a failed publish, so the
+    /// provider's retry can pass.
+    pub async fn release(&self, key: &str, owner: &str) {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RELEASE)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(claim_value(owner));
+        let _ = self.run::<i64>(cmd).await;
+    }
+
+    /// Checks Redis every `every` until shutdown, so the gauge is right even
+    /// without traffic.
+    pub async fn watch(&self, every: Duration, shutdown: CancellationToken) {
+        loop {
+            let _ = self.run::<String>(redis::cmd("PING")).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Runs one command within the timeout; `None` (and the bookkeeping of a
+    /// failure) when Redis did not answer.
+    async fn run<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+        let call = async {
+            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            cmd.query_async::<T>(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        };
+        match result {
+            Ok(value) => {
+                if !self.available.swap(true, Ordering::Relaxed) {
+                    self.metrics.dedup_available.set(1);
+                    tracing::info!("Dedup store (Redis) answers; deduplicating.");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if let Ok(mut until) = self.skip_until.lock() {
+                    *until = Some(Instant::now() + COOL_DOWN);
+                }
+                self.available.store(false, Ordering::Relaxed);
+                self.metrics.dedup_available.set(0);
+                self.warn(&error);
+                None
+            }
+        }
+    }
+
+    fn cooling_down(&self) -> bool {
+        self.skip_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
+    }
+
+    fn warn(&self, error: &str) {
+        let Ok(mut last) = self.last_warning.lock() else {
+            return;
+        };
+        if last.is_some_and(|at| at.elapsed() < self.warn_interval) {
+            return;
+        }
+        *last = Some(Instant::now());
+        tracing::warn!(
+            error,
+            "Dedup store (Redis) unavailable; accepting events without deduplication."
+        );
+    }
+}
+
+fn claim_value(owner: &str) -> String {
+    format!("{IN_FLIGHT}:{owner}")
+}

@@ -1,0 +1,61 @@
+//! Self-hosted WhatsApp bridges: `POST /webhooks/bridge[/{line}]`, signed
+//! with `X-Webhook-Signature` (hex HMAC of the raw body, `sha256=` allowed).
+
+use super::ingest::{header_str, ingest, record, rejected, Described};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use inlet_domain::signature::bridge;
+use inlet_domain::Provider;
+use std::time::Instant;
+
+/// `POST /webhooks/bridge`: any configured bridge secret; no line.
+pub async fn unified(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    receive(req, payload, state, None).await
+}
+
+/// `POST /webhooks/bridge/{line}`: the line's own secret (or the bridge-wide one).
+pub async fn line(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    line: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    receive(req, payload, state, Some(line.into_inner())).await
+}
+
+async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    line: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let registry = &state.senders.bridge;
+    let creds = match &line {
+        None => registry.unified(),
+        Some(id) => registry.line(id),
+    };
+    let result = match creds {
+        None => Err(ApiError::NotFound),
+        Some(creds) => {
+            let verify = |body: &[u8], _now| {
+                bridge::verify(header_str(&req, bridge::HEADER), body, &creds.secrets)
+                    .map(|()| "sha256")
+                    .map_err(rejected)
+            };
+            let describe = |value: &serde_json::Value, body: &[u8]| Described {
+                dedup_key: crate::peek::bridge_key(line.as_deref(), value, body),
+                line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
+                line: line.clone(),
+                source: None,
+            };
+            ingest(&req, payload, &state, Provider::Bridge, verify, describe).await
+        }
+    };
+    record(&state, Provider::Bridge, started, result)
+}
