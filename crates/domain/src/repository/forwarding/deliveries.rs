@@ -256,7 +256,7 @@ pub enum RetryOutcome {
     /// It is still pending, sending or waiting for a retry.
     InProgress,
     /// It is due again now, with one more attempt allowed.
-    Scheduled(Delivery),
+    Scheduled(Box<Delivery>),
 }
 
 /// Schedules a finished (delivered or failed) delivery for one more attempt now.
@@ -275,7 +275,7 @@ pub async fn retry_delivery<C: GenericClient>(
     );
     let stmt = client.prepare_cached(&sql).await?;
     if let Some(row) = client.query_opt(&stmt, &[&client_id, &id]).await? {
-        return Ok(RetryOutcome::Scheduled(Delivery::from_row(&row)));
+        return Ok(RetryOutcome::Scheduled(Box::new(Delivery::from_row(&row))));
     }
     Ok(match get_delivery(client, client_id, id).await? {
         Some(_) => RetryOutcome::InProgress,
