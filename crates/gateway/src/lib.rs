@@ -4,6 +4,7 @@
 //! JSON), published to RabbitMQ as a persistent message, and answered 200
 //! only once the broker has confirmed it.
 //!
+//! - [`admin`]: the management API for forwarding (own listener, own database).
 //! - [`config`]: the settings struct, read once.
 //! - [`startup`]: builds the app and binds its listener.
 //! - [`publisher`]: the self-healing confirm-mode channel pool.
@@ -11,6 +12,7 @@
 //! - [`error`]: the error type handlers answer with.
 //! - [`metrics`]: every metric the gateway exports.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod metrics;
