@@ -49,7 +49,9 @@ pub struct Delivery {
     pub event_type: String,
     /// `pending`, `sending`, `retrying`, `delivered` or `failed`.
     pub status: String,
-    /// Attempts made so far.
+    /// Attempts made so far (`attempt_count` in JSON: a delivery's detail
+    /// lists the attempts themselves under `attempts`).
+    #[serde(rename = "attempt_count")]
     pub attempts: i32,
     /// Attempts allowed.
     pub max_attempts: i32,
