@@ -4,8 +4,7 @@
 
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
-use inlet_domain::event::PublishedEvent;
-use inlet_domain::forward::body::{body, line_keys, type_patterns};
+use inlet_domain::forward::body::{body, line_keys, type_patterns, IncomingEvent};
 use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
 use inlet_domain::repository::forwarding::fan_out;
 use inlet_domain::repository::{RepoError, Repository};
@@ -96,7 +95,7 @@ impl FanOut {
     }
 
     async fn process(&self, delivery: Delivery) {
-        let event: PublishedEvent = match serde_json::from_slice(&delivery.data) {
+        let event: IncomingEvent = match serde_json::from_slice(&delivery.data) {
             Ok(event) => event,
             Err(error) => {
                 // Not an event this version understands: nothing can be sent.
@@ -133,7 +132,7 @@ impl FanOut {
         }
     }
 
-    async fn store(&self, event: &PublishedEvent) -> Result<usize, RepoError> {
+    async fn store(&self, event: &IncomingEvent) -> Result<usize, RepoError> {
         let client = self.repo.client().await?;
         let created = fan_out(
             &client,

@@ -1,0 +1,3 @@
+//! Worker integration tests: real PostgreSQL, RabbitMQ and HTTP.
+
+mod forwarding;
