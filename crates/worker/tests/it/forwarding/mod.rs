@@ -4,6 +4,7 @@
 mod delivery;
 mod disable;
 mod events;
+mod limits;
 mod receiver;
 mod restart;
 mod support;

@@ -4,6 +4,7 @@
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use std::collections::{HashMap, VecDeque};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ impl Received {
 struct State {
     script: Mutex<VecDeque<Reply>>,
     received: Mutex<Vec<Received>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 /// A running receiver.
@@ -100,6 +103,11 @@ impl Receiver {
             .extend(replies);
     }
 
+    /// The most requests it has been answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().expect("received lock").clone()
@@ -131,7 +139,10 @@ async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes) ->
         .expect("script lock")
         .pop_front()
         .unwrap_or(Reply::status(200));
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(reply.delay).await;
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
     let status = actix_web::http::StatusCode::from_u16(reply.status).expect("status");
     let mut answer = HttpResponse::build(status);
     if let Some(after) = reply.retry_after {

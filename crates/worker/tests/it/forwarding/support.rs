@@ -2,7 +2,7 @@
 //! and a broker namespace of the test's own.
 
 use inlet_domain::event::PublishedEvent;
-use inlet_domain::forward::queue::{declare_deliveries, delete_deliveries};
+use inlet_domain::forward::queue::declare_deliveries;
 use inlet_domain::forward::settings::ForwardSettings;
 use inlet_gateway::admin::clients::create_client;
 use inlet_gateway::admin::AdminApp;
@@ -33,6 +33,15 @@ pub fn fast_delivery() -> DeliverySettings {
     }
 }
 
+/// The test's receiver is on loopback, over http: allow both.
+pub fn lax() -> ForwardSettings {
+    ForwardSettings {
+        forward_allow_http: true,
+        forward_allow_private: true,
+        ..ForwardSettings::default()
+    }
+}
+
 /// Everything forwarding needs, running.
 pub struct Forwarding {
     /// `http://127.0.0.1:<port>` of the management API.
@@ -59,22 +68,22 @@ impl Forwarding {
 
     /// Starts everything with the given delivery settings.
     pub async fn start_with(delivery: DeliverySettings) -> Self {
+        Self::start_custom(delivery, lax()).await
+    }
+
+    /// Starts everything; the management API lets loopback http URLs in, the
+    /// delivery consumer follows `worker_policy`.
+    pub async fn start_custom(delivery: DeliverySettings, worker_policy: ForwardSettings) -> Self {
         inlet_domain::telemetry::init_for_tests();
         let db = TestDb::new().await.expect("test database");
         let broker = TestBroker::new().await.expect("broker namespace");
         declare_deliveries(&broker.channel, &broker.topology())
             .await
             .expect("deliveries queue");
-        // The test's receiver is on loopback, over http.
-        let forward = ForwardSettings {
-            forward_allow_http: true,
-            forward_allow_private: true,
-            ..ForwardSettings::default()
-        };
         let settings = Settings {
             broker: broker.settings.clone(),
             database: db.settings.clone(),
-            forward: forward.clone(),
+            forward: worker_policy,
             delivery,
             shutdown_timeout_secs: 5,
             ..Settings::default()
@@ -82,7 +91,7 @@ impl Forwarding {
         let gateway = inlet_gateway::config::Settings {
             admin_addr: "127.0.0.1:0".into(),
             database: db.settings.clone(),
-            forward,
+            forward: lax(),
             ..inlet_gateway::config::Settings::default()
         };
         let admin_shutdown = CancellationToken::new();
@@ -200,10 +209,6 @@ impl Forwarding {
     pub async fn stop(mut self) {
         self.stop_forwarder().await;
         self.admin_shutdown.cancel();
-        let topology = self.broker.topology();
-        delete_deliveries(&self.broker.channel, &topology)
-            .await
-            .expect("deliveries queue deleted");
         self.broker.cleanup().await.expect("broker cleanup");
     }
 }
