@@ -69,11 +69,24 @@ async fn serve() -> anyhow::Result<()> {
     let repo = Repository::new(settings.database.pool()?);
     let admin = AdminApp::build(&settings, repo, shutdown.clone())?;
     tracing::info!(port = admin.port(), "Management API listening.");
-    let app = Application::build(settings, shutdown)?;
+    let app = Application::build(settings, shutdown.clone())?;
     tracing::info!(port = app.port(), "Gateway listening.");
-    let admin = tokio::spawn(admin.run_until_stopped());
-    app.run_until_stopped().await?;
-    admin.await??;
+    let mut ingest = tokio::spawn(app.run_until_stopped());
+    let mut admin = tokio::spawn(admin.run_until_stopped());
+    // Whichever server ends first (normally both, on the signal) stops the other.
+    let (first, other) = tokio::select! {
+        r = &mut ingest => (("ingest", r), admin),
+        r = &mut admin => (("management", r), ingest),
+    };
+    if !shutdown.is_cancelled() {
+        tracing::error!(
+            server = first.0,
+            "A server stopped unexpectedly; stopping the gateway."
+        );
+        shutdown.cancel();
+    }
+    first.1??;
+    other.await??;
     tracing::info!("Gateway stopped.");
     Ok(())
 }
