@@ -10,11 +10,13 @@
 //! - [`repository`]: every SQL statement, and the migrations.
 //! - [`settings`]: settings sections shared by the binaries and the one loader.
 //! - [`telemetry`]: logging set-up.
+//! - [`forward`]: forwarding events to customers' endpoints (URL policy, body, queue).
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a cancellation token.
 
 pub mod broker;
 pub mod envelope;
 pub mod event;
+pub mod forward;
 pub mod payload;
 pub mod provider;
 pub mod repository;

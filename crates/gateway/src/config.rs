@@ -69,6 +69,14 @@ pub struct Settings {
     pub publisher_channels: usize,
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// `INLET_ADMIN_ADDR`: where the management API listens (never the public ingest port).
+    pub admin_addr: String,
+    /// PostgreSQL, used only by the management API (ingest never needs it).
+    #[serde(flatten)]
+    pub database: inlet_domain::settings::DatabaseSettings,
+    /// Forwarding URL policy and secret rotation grace (`INLET_FORWARD_*`).
+    #[serde(flatten)]
+    pub forward: inlet_domain::forward::settings::ForwardSettings,
 }
 
 /// One configured line: a receiving number or account and its own secrets.
@@ -125,6 +133,9 @@ impl Default for Settings {
             retry_after_secs: 5,
             publisher_channels: 4,
             log_format: LogFormat::Pretty,
+            admin_addr: "127.0.0.1:8081".into(),
+            database: inlet_domain::settings::DatabaseSettings::default(),
+            forward: inlet_domain::forward::settings::ForwardSettings::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! JSON), published to RabbitMQ as a persistent message, and answered 200
 //! only once the broker has confirmed it.
 //!
+//! - [`admin`]: the management API for forwarding (own listener, own database).
 //! - [`config`]: the settings struct, read once.
 //! - [`senders`]: every configured sender and line, keys parsed once.
 //! - [`peek`]: the line and dedup key a verified body names.
@@ -15,6 +16,7 @@
 //! - [`error`]: the error type handlers answer with.
 //! - [`metrics`]: every metric the gateway exports.
 
+pub mod admin;
 pub mod config;
 pub mod dedup;
 pub mod error;

@@ -1,18 +1,92 @@
-//! `inlet-gateway`: load settings, start telemetry, serve until stopped.
+//! `inlet-gateway`: load settings, start telemetry, serve until stopped; or
+//! run an operator command.
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
+use inlet_domain::repository::Repository;
 use inlet_domain::shutdown::on_signals;
+use inlet_gateway::admin::clients::create_client;
+use inlet_gateway::admin::AdminApp;
 use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
 
+#[derive(Parser)]
+#[command(name = "inlet-gateway", about = "Inlet's webhook gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve webhooks and the management API (the default).
+    Serve,
+    /// Manage clients of the forwarding management API.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Create a client and print its bearer token (shown only this once).
+    Create {
+        /// A name for humans.
+        name: String,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Clients {
+            command: ClientsCommand::Create { name },
+        } => {
+            // Only the database settings matter here: no webhook secrets needed.
+            let settings: Settings =
+                inlet_domain::settings::load(Settings::default()).context("loading settings")?;
+            inlet_domain::telemetry::init(settings.log_format);
+            let repo = Repository::new(settings.database.pool()?);
+            let (client, token) = create_client(&repo, &name)
+                .await
+                .context("creating the client")?;
+            println!("client_id: {}", client.id);
+            println!("token: {token}");
+            eprintln!("Store the token now: it is not kept and cannot be shown again.");
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading settings")?;
     inlet_domain::telemetry::init(settings.log_format);
     let shutdown = on_signals().context("installing signal handlers")?;
-    let app = Application::build(settings, shutdown)?;
+    // The management API gets its own pool; ingest never touches it.
+    let repo = Repository::new(settings.database.pool()?);
+    let admin = AdminApp::build(&settings, repo, shutdown.clone())?;
+    tracing::info!(port = admin.port(), "Management API listening.");
+    let app = Application::build(settings, shutdown.clone())?;
     tracing::info!(port = app.port(), "Gateway listening.");
-    app.run_until_stopped().await?;
+    let mut ingest = tokio::spawn(app.run_until_stopped());
+    let mut admin = tokio::spawn(admin.run_until_stopped());
+    // Whichever server ends first (normally both, on the signal) stops the other.
+    let (first, other) = tokio::select! {
+        r = &mut ingest => (("ingest", r), admin),
+        r = &mut admin => (("management", r), ingest),
+    };
+    if !shutdown.is_cancelled() {
+        tracing::error!(
+            server = first.0,
+            "A server stopped unexpectedly; stopping the gateway."
+        );
+        shutdown.cancel();
+    }
+    first.1??;
+    other.await??;
     tracing::info!("Gateway stopped.");
     Ok(())
 }

@@ -169,6 +169,9 @@ impl TestBroker {
 
     /// Deletes every queue and exchange under the prefix.
     pub async fn cleanup(self) -> anyhow::Result<()> {
+        // The forwarding queue is declared apart from the topology (deleting a
+        // queue that was never declared is not an error).
+        inlet_domain::forward::queue::delete_deliveries(&self.channel, &self.topology()).await?;
         self.topology().delete(&self.channel).await?;
         let _ = self.connection.close(200, "test done").await;
         Ok(())

@@ -1,5 +1,7 @@
 //! The worker's settings: built once in `main` and passed down.
 
+use crate::delivery::settings::DeliverySettings;
+use inlet_domain::forward::settings::ForwardSettings;
 use inlet_domain::settings::{load, BrokerSettings, DatabaseSettings, LogFormat, SettingsError};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,12 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// Forwarding URL policy (`INLET_FORWARD_*`).
+    #[serde(flatten)]
+    pub forward: ForwardSettings,
+    /// Delivery consumer and sender (`INLET_DELIVERY_*`).
+    #[serde(flatten)]
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Settings {
@@ -36,6 +44,8 @@ impl Default for Settings {
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Pretty,
+            forward: ForwardSettings::default(),
+            delivery: DeliverySettings::default(),
         }
     }
 }

@@ -7,10 +7,12 @@
 //! - [`handlers`]: one per event kind.
 //! - [`retry`]: delay queues and the dead-letter queue.
 //! - [`error`]: the transient/permanent failure classes.
+//! - [`delivery`]: forwarding domain events to customers' endpoints.
 //! - [`metrics`], [`server`]: what SREs watch.
 
 pub mod config;
 pub mod consumer;
+pub mod delivery;
 pub mod error;
 pub mod handlers;
 pub mod metrics;

@@ -20,6 +20,8 @@ enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Only forward domain events to customers' endpoints.
+    Deliver,
 }
 
 #[tokio::main]
@@ -34,6 +36,12 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(probe_port = worker.port(), "Worker started.");
             worker.run_until_stopped().await?;
             tracing::info!("Worker stopped.");
+        }
+        Command::Deliver => {
+            let shutdown = on_signals().context("installing signal handlers")?;
+            tracing::info!("Delivery worker starting.");
+            inlet_worker::delivery::run_standalone(settings, shutdown).await?;
+            tracing::info!("Delivery worker stopped.");
         }
         Command::Migrate => {
             let repo = Repository::new(settings.database.pool()?);

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub db_pool_waiting: IntGauge,
     /// `inlet_worker_broker_connected`.
     pub broker_connected: IntGauge,
+    /// Forwarding to customers' endpoints.
+    pub delivery: DeliveryMetrics,
 }
 
 const BUCKETS: &[f64] = &[
@@ -103,6 +105,7 @@ impl Metrics {
         ] {
             registry.register(c)?;
         }
+        let delivery = DeliveryMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
             events,
@@ -114,6 +117,7 @@ impl Metrics {
             db_pool_in_use,
             db_pool_waiting,
             broker_connected,
+            delivery,
         })
     }
 
@@ -122,5 +126,48 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Forwarding metrics: attempts by outcome, their duration, endpoints disabled.
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    /// `inlet_delivery_attempts_total{outcome}`: `success`, `retry` or `failed`.
+    pub attempts: IntCounterVec,
+    /// `inlet_delivery_duration_seconds`: one attempt, request to answer.
+    pub duration: Histogram,
+    /// `inlet_delivery_endpoints_disabled_total`: endpoints disabled for failing too long.
+    pub endpoints_disabled: prometheus::IntCounter,
+}
+
+impl DeliveryMetrics {
+    /// Creates the forwarding metrics on `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let attempts = IntCounterVec::new(
+            Opts::new(
+                "inlet_delivery_attempts_total",
+                "Delivery attempts to customer endpoints, by outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "inlet_delivery_duration_seconds",
+                "Time of one delivery attempt, request to answer.",
+            )
+            .buckets(BUCKETS.to_vec()),
+        )?;
+        let endpoints_disabled = prometheus::IntCounter::new(
+            "inlet_delivery_endpoints_disabled_total",
+            "Endpoints disabled after failing continuously for too long.",
+        )?;
+        registry.register(Box::new(attempts.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(endpoints_disabled.clone()))?;
+        Ok(DeliveryMetrics {
+            attempts,
+            duration,
+            endpoints_disabled,
+        })
     }
 }

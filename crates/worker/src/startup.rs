@@ -19,6 +19,8 @@ pub struct Worker {
     server: Server,
     port: u16,
     shutdown: CancellationToken,
+    /// Forwarding to customers' endpoints, when `INLET_DELIVERY_ENABLED`.
+    forwarder: Option<crate::delivery::Forwarder>,
 }
 
 impl Worker {
@@ -36,6 +38,15 @@ impl Worker {
         })?;
         let port = listener.local_addr()?.port();
         let server = server::build(listener, metrics.clone(), repo.clone())?;
+        let forwarder = if settings.delivery.delivery_enabled {
+            Some(crate::delivery::Forwarder::build(
+                &settings,
+                repo.clone(),
+                &metrics,
+            )?)
+        } else {
+            None
+        };
         let consumer = Arc::new(Consumer {
             amqp_url: settings.broker.amqp_url.clone(),
             topology: settings.broker.topology(),
@@ -50,6 +61,7 @@ impl Worker {
             server,
             port,
             shutdown,
+            forwarder,
         })
     }
 
@@ -62,7 +74,13 @@ impl Worker {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
+        let forwarder = self
+            .forwarder
+            .map(|f| tokio::spawn(f.run(self.shutdown.clone())));
         self.consumer.run(self.shutdown.clone()).await;
+        if let Some(forwarder) = forwarder {
+            forwarder.await?;
+        }
         handle.stop(true).await;
         server.await??;
         Ok(())

@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod error;
+pub mod forwarding;
 mod messages;
 mod migrate;
 

@@ -1,5 +1,6 @@
-//! Gateway integration tests: real HTTP, RabbitMQ and Redis.
+//! Gateway integration tests: real HTTP, RabbitMQ, Redis and PostgreSQL.
 
+mod admin;
 mod bridge;
 mod dedup;
 mod fixtures;

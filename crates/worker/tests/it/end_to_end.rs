@@ -27,6 +27,9 @@ async fn spawn_pipeline() -> Pipeline {
         broker: broker.settings.clone(),
         meta_app_secret: Secret::new(META_SECRET),
         meta_verify_token: Secret::new("token"),
+        // Dedup keys of this test only, short-lived: Redis is shared.
+        dedup_prefix: format!("{}dedup:", broker.settings.topology_prefix),
+        dedup_ttl_secs: 60,
         ..Default::default()
     };
     let app = inlet_gateway::startup::Application::build(gateway_settings, shutdown.clone())

@@ -1,0 +1,236 @@
+//! The sender's side: claiming due deliveries and recording each attempt.
+//!
+//! Waiting retries are rows with a `next_attempt_at`, so they survive a
+//! restart; several workers share the due rows through `FOR UPDATE SKIP
+//! LOCKED`, and a claim is a lease: if its worker dies, the row becomes due
+//! again when the lease ends.
+
+use crate::repository::RepoError;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use serde_json::Value;
+use std::time::Duration;
+use uuid::Uuid;
+
+// The window function spreads a batch over endpoints: an endpoint gets at most
+// `$2` deliveries in flight (counting unexpired claims of any worker), so one
+// slow endpoint cannot fill the batch. The due condition is repeated in the
+// locking subquery because PostgreSQL re-checks it there against rows another
+// worker claimed meanwhile.
+const CLAIM_DUE: &str = "
+WITH busy AS (
+    SELECT endpoint_id, count(*) AS n FROM forward_deliveries
+    WHERE status = 'sending' AND lease_until > now()
+    GROUP BY endpoint_id
+), candidates AS (
+    SELECT c.id FROM (
+        SELECT d.id, d.next_attempt_at,
+               row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id)
+                 + COALESCE(b.n, 0) AS slot
+        FROM forward_deliveries d
+        JOIN forward_endpoints e ON e.id = d.endpoint_id AND e.enabled
+        LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
+        WHERE d.status IN ('pending', 'retrying', 'sending') AND d.next_attempt_at <= now()
+          AND (d.status <> 'sending' OR d.lease_until <= now())
+    ) c
+    WHERE c.slot <= $2
+    ORDER BY c.next_attempt_at
+    LIMIT $1
+)
+UPDATE forward_deliveries d
+   SET status = 'sending', lease_until = now() + make_interval(secs => $3), updated_at = now()
+  FROM forward_endpoints e
+ WHERE e.id = d.endpoint_id
+   AND d.id IN (SELECT f.id FROM forward_deliveries f
+                WHERE f.id IN (SELECT id FROM candidates)
+                  AND f.next_attempt_at <= now()
+                  AND (f.status IN ('pending', 'retrying') OR f.lease_until <= now())
+                FOR UPDATE SKIP LOCKED)
+RETURNING d.id, d.endpoint_id, d.event_id, d.payload, d.attempts, d.max_attempts, e.url,
+          e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END";
+
+const UPDATE_DELIVERY: &str = "
+UPDATE forward_deliveries
+   SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL,
+       last_status_code = $5, last_error = $6, updated_at = now()
+ WHERE id = $1";
+
+const INSERT_ATTEMPT: &str = "
+INSERT INTO forward_delivery_attempts (delivery_id, attempt, attempted_at, status_code,
+                                       response_body, error, duration_ms, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+const ENDPOINT_SUCCEEDED: &str = "
+UPDATE forward_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL";
+
+const ENDPOINT_FAILED: &str = "
+UPDATE forward_endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1";
+
+const DISABLE_IF_FAILING_TOO_LONG: &str = "
+UPDATE forward_endpoints
+   SET enabled = false, disabled_at = now(), updated_at = now(),
+       disabled_reason = 'failing continuously since ' || to_char(failing_since AT TIME ZONE 'UTC',
+                         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || '; last error: ' || $3
+ WHERE id = $1 AND enabled AND failing_since <= now() - make_interval(secs => $2)
+RETURNING id";
+
+/// How much one claim may take.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimLimits {
+    /// Deliveries per claim.
+    pub batch: i64,
+    /// Deliveries in flight per endpoint, across workers.
+    pub per_endpoint: i64,
+    /// How long a claim lasts before another worker may take the delivery over.
+    pub lease: Duration,
+}
+
+/// A claimed delivery, with what sending it needs.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// The delivery.
+    pub id: Uuid,
+    /// Its endpoint.
+    pub endpoint_id: Uuid,
+    /// The event id (`webhook-id`).
+    pub event_id: String,
+    /// The body.
+    pub payload: Value,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Where to send it.
+    pub url: String,
+    /// The endpoint's current secret.
+    pub secret: String,
+    /// The rotated-out secret while its grace period lasts.
+    pub previous_secret: Option<String>,
+}
+
+/// Claims due deliveries of enabled endpoints.
+pub async fn claim_due<C: GenericClient>(
+    client: &C,
+    limits: ClaimLimits,
+) -> Result<Vec<Claimed>, RepoError> {
+    let stmt = client.prepare_cached(CLAIM_DUE).await?;
+    let lease = limits.lease.as_secs_f64();
+    let rows = client
+        .query(&stmt, &[&limits.batch, &limits.per_endpoint, &lease])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Claimed {
+            id: r.get(0),
+            endpoint_id: r.get(1),
+            event_id: r.get(2),
+            payload: r.get(3),
+            attempts: r.get(4),
+            max_attempts: r.get(5),
+            url: r.get(6),
+            secret: r.get(7),
+            previous_secret: r.get(8),
+        })
+        .collect())
+}
+
+/// What an attempt decided for its delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: done.
+    Delivered,
+    /// Worth another try at this time.
+    Retry(DateTime<Utc>),
+    /// Final failure (a 4xx, or no attempts left).
+    Failed,
+}
+
+impl Verdict {
+    fn status(self) -> &'static str {
+        match self {
+            Verdict::Delivered => "delivered",
+            Verdict::Retry(_) => "retrying",
+            Verdict::Failed => "failed",
+        }
+    }
+}
+
+/// One attempt's facts.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord<'a> {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// Its endpoint.
+    pub endpoint_id: Uuid,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it started.
+    pub attempted_at: DateTime<Utc>,
+    /// The answer's status, if any.
+    pub status_code: Option<i32>,
+    /// A bounded slice of the answer.
+    pub response_body: Option<&'a str>,
+    /// The transport error or a short description of the failure.
+    pub error: Option<&'a str>,
+    /// How long it took.
+    pub duration_ms: i32,
+    /// What happens next.
+    pub verdict: Verdict,
+    /// An endpoint failing continuously this long is disabled.
+    pub disable_after: Duration,
+}
+
+/// Logs an attempt, moves the delivery on and keeps the endpoint's failure
+/// streak; returns `true` when this attempt got the endpoint disabled.
+pub async fn record_attempt(
+    tx: &Transaction<'_>,
+    rec: &AttemptRecord<'_>,
+) -> Result<bool, RepoError> {
+    let next = match rec.verdict {
+        Verdict::Retry(at) => Some(at),
+        _ => None,
+    };
+    let stmt = tx.prepare_cached(INSERT_ATTEMPT).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &rec.delivery_id,
+            &rec.attempt,
+            &rec.attempted_at,
+            &rec.status_code,
+            &rec.response_body,
+            &rec.error,
+            &rec.duration_ms,
+            &next,
+        ],
+    )
+    .await?;
+    let stmt = tx.prepare_cached(UPDATE_DELIVERY).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &rec.delivery_id,
+            &rec.verdict.status(),
+            &rec.attempt,
+            &next,
+            &rec.status_code,
+            &rec.error,
+        ],
+    )
+    .await?;
+    if rec.verdict == Verdict::Delivered {
+        let stmt = tx.prepare_cached(ENDPOINT_SUCCEEDED).await?;
+        tx.execute(&stmt, &[&rec.endpoint_id]).await?;
+        return Ok(false);
+    }
+    let stmt = tx.prepare_cached(ENDPOINT_FAILED).await?;
+    tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at])
+        .await?;
+    let stmt = tx.prepare_cached(DISABLE_IF_FAILING_TOO_LONG).await?;
+    let reason = rec.error.unwrap_or("unknown");
+    let after = rec.disable_after.as_secs_f64();
+    let disabled = tx
+        .query_opt(&stmt, &[&rec.endpoint_id, &after, &reason])
+        .await?;
+    Ok(disabled.is_some())
+}

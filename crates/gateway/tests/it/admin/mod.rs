@@ -1,0 +1,6 @@
+//! The forwarding management API, over real HTTP on its own listener.
+
+mod auth;
+mod endpoints;
+mod openapi;
+mod support;

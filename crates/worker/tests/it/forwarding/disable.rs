@@ -1,0 +1,69 @@
+use super::events::{message_received, message_status};
+use super::receiver::{Receiver, Reply};
+use super::support::{fast_delivery, Forwarding, PATIENCE};
+use inlet_testkit::eventually;
+use inlet_worker::delivery::settings::DeliverySettings;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_endpoint_failing_for_too_long_is_disabled_with_a_reason_and_can_be_re_enabled() {
+    // Zero seconds: the first failure is already "too long".
+    let f = Forwarding::start_with(DeliverySettings {
+        delivery_disable_after_secs: 0,
+        ..fast_delivery()
+    })
+    .await;
+    let receiver = Receiver::start();
+    receiver.script([Reply::status(500)]);
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    let id = endpoint["id"].as_str().expect("id").to_owned();
+    f.publish(&message_received("evt-dis-1")).await;
+
+    let disabled = eventually(PATIENCE, || async {
+        let (_, e) = f
+            .api(Method::GET, &format!("/v1/endpoints/{id}"), None)
+            .await;
+        (e["enabled"] == false).then_some(e)
+    })
+    .await
+    .expect("the endpoint is disabled");
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("HTTP 500")),
+        "{disabled}"
+    );
+    assert_eq!(f.metrics.delivery.endpoints_disabled.get(), 1);
+
+    // Events arriving while disabled are not fanned out to it; a witness
+    // endpoint shows when the event has been fanned out.
+    let witness = Receiver::start();
+    f.endpoint(json!({"url": witness.url, "event_types": ["message.status"]}))
+        .await;
+    f.publish(&message_status("evt-dis-2")).await;
+    let fanned_out = eventually(PATIENCE, || async {
+        (!witness.received().is_empty()).then_some(())
+    })
+    .await;
+    assert!(fanned_out.is_some(), "the witness got the event");
+
+    let (status, enabled) = f
+        .api(
+            Method::PATCH,
+            &format!("/v1/endpoints/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(enabled["enabled"], true);
+    assert!(enabled["disabled_reason"].is_null());
+    // The waiting retry goes out once it is enabled again.
+    let detail = f.delivery_with_status(&endpoint, "delivered").await;
+    assert_eq!(detail["event_id"], "evt-dis-1");
+    let (_, page) = f
+        .api(Method::GET, &format!("/v1/endpoints/{id}/deliveries"), None)
+        .await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    f.stop().await;
+}

@@ -1,0 +1,10 @@
+//! Forwarding to customer endpoints: the management API, the delivery
+//! consumer and a receiver the test scripts, all over real HTTP and AMQP.
+
+mod delivery;
+mod disable;
+mod events;
+mod limits;
+mod receiver;
+mod restart;
+mod support;

@@ -1,0 +1,214 @@
+//! `Forwarding::start()`: a management API, a delivery consumer, a database
+//! and a broker namespace of the test's own.
+
+use inlet_domain::event::PublishedEvent;
+use inlet_domain::forward::queue::declare_deliveries;
+use inlet_domain::forward::settings::ForwardSettings;
+use inlet_gateway::admin::clients::create_client;
+use inlet_gateway::admin::AdminApp;
+use inlet_testkit::{eventually, TestBroker, TestDb};
+use inlet_worker::config::Settings;
+use inlet_worker::delivery::settings::DeliverySettings;
+use inlet_worker::delivery::Forwarder;
+use inlet_worker::metrics::Metrics;
+use lapin::options::BasicPublishOptions;
+use lapin::BasicProperties;
+use reqwest::Method;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for something asynchronous.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Fast settings: short timeout and backoff, frequent polling.
+pub fn fast_delivery() -> DeliverySettings {
+    DeliverySettings {
+        delivery_timeout_ms: 1_000,
+        delivery_backoff_base_ms: 200,
+        delivery_backoff_max_ms: 1_000,
+        delivery_poll_interval_ms: 100,
+        ..DeliverySettings::default()
+    }
+}
+
+/// The test's receiver is on loopback, over http: allow both.
+pub fn lax() -> ForwardSettings {
+    ForwardSettings {
+        forward_allow_http: true,
+        forward_allow_private: true,
+        ..ForwardSettings::default()
+    }
+}
+
+/// Everything forwarding needs, running.
+pub struct Forwarding {
+    /// `http://127.0.0.1:<port>` of the management API.
+    pub admin: String,
+    /// A client's bearer token.
+    pub token: String,
+    /// The database.
+    pub db: TestDb,
+    /// The broker namespace.
+    pub broker: TestBroker,
+    /// The delivery consumer's metrics.
+    pub metrics: Metrics,
+    settings: Settings,
+    http: reqwest::Client,
+    admin_shutdown: CancellationToken,
+    forwarder: Option<(CancellationToken, JoinHandle<()>)>,
+}
+
+impl Forwarding {
+    /// Starts everything with [`fast_delivery`].
+    pub async fn start() -> Self {
+        Self::start_with(fast_delivery()).await
+    }
+
+    /// Starts everything with the given delivery settings.
+    pub async fn start_with(delivery: DeliverySettings) -> Self {
+        Self::start_custom(delivery, lax()).await
+    }
+
+    /// Starts everything; the management API lets loopback http URLs in, the
+    /// delivery consumer follows `worker_policy`.
+    pub async fn start_custom(delivery: DeliverySettings, worker_policy: ForwardSettings) -> Self {
+        inlet_domain::telemetry::init_for_tests();
+        let db = TestDb::new().await.expect("test database");
+        let broker = TestBroker::new().await.expect("broker namespace");
+        declare_deliveries(&broker.channel, &broker.topology())
+            .await
+            .expect("deliveries queue");
+        let settings = Settings {
+            broker: broker.settings.clone(),
+            database: db.settings.clone(),
+            forward: worker_policy,
+            delivery,
+            shutdown_timeout_secs: 5,
+            ..Settings::default()
+        };
+        let gateway = inlet_gateway::config::Settings {
+            admin_addr: "127.0.0.1:0".into(),
+            database: db.settings.clone(),
+            forward: lax(),
+            ..inlet_gateway::config::Settings::default()
+        };
+        let admin_shutdown = CancellationToken::new();
+        let app = AdminApp::build(&gateway, db.repo.clone(), admin_shutdown.clone())
+            .expect("admin builds");
+        let admin = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let (_, token) = create_client(&db.repo, "acme").await.expect("client");
+        let mut this = Forwarding {
+            admin,
+            token,
+            db,
+            broker,
+            metrics: Metrics::new().expect("metrics"),
+            settings,
+            http: reqwest::Client::new(),
+            admin_shutdown,
+            forwarder: None,
+        };
+        this.start_forwarder();
+        this
+    }
+
+    /// Starts a (new) delivery consumer.
+    pub fn start_forwarder(&mut self) {
+        let forwarder = Forwarder::build(&self.settings, self.db.repo.clone(), &self.metrics)
+            .expect("forwarder builds");
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(forwarder.run(token.clone()));
+        self.forwarder = Some((token, handle));
+    }
+
+    /// Stops the delivery consumer and waits until it has.
+    pub async fn stop_forwarder(&mut self) {
+        if let Some((token, handle)) = self.forwarder.take() {
+            token.cancel();
+            handle.await.expect("forwarder stopped cleanly");
+        }
+    }
+
+    /// Calls the management API as this test's client.
+    pub async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.admin))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    /// Creates an endpoint; returns its JSON (with the secret).
+    pub async fn endpoint(&self, body: Value) -> Value {
+        let (status, json) = self.api(Method::POST, "/v1/endpoints", Some(body)).await;
+        assert_eq!(status, 201, "{json}");
+        json
+    }
+
+    /// Publishes `event` on the domain exchange as the worker does.
+    pub async fn publish(&self, event: &PublishedEvent) {
+        let body = serde_json::to_vec(event).expect("event JSON");
+        self.broker
+            .channel
+            .basic_publish(
+                &self.broker.topology().domain_exchange(),
+                &event.event_type,
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("publish settled");
+    }
+
+    /// Waits until the endpoint's only delivery has `status`; returns its detail.
+    pub async fn delivery_with_status(&self, endpoint: &Value, status: &str) -> Value {
+        let endpoint_id = endpoint["id"].as_str().expect("endpoint id");
+        let found = eventually(PATIENCE, || async move {
+            let (_, page) = self
+                .api(
+                    Method::GET,
+                    &format!("/v1/endpoints/{endpoint_id}/deliveries"),
+                    None,
+                )
+                .await;
+            let first = page["data"].get(0)?;
+            (first["status"] == status).then(|| first["id"].as_str().map(str::to_owned))?
+        })
+        .await;
+        let Some(id) = found else {
+            let (_, page) = self
+                .api(
+                    Method::GET,
+                    &format!("/v1/endpoints/{endpoint_id}/deliveries"),
+                    None,
+                )
+                .await;
+            panic!("no delivery became {status}: {page}");
+        };
+        let (code, detail) = self
+            .api(Method::GET, &format!("/v1/deliveries/{id}"), None)
+            .await;
+        assert_eq!(code, 200);
+        detail
+    }
+
+    /// Stops everything and deletes the test's queues.
+    pub async fn stop(mut self) {
+        self.stop_forwarder().await;
+        self.admin_shutdown.cancel();
+        self.broker.cleanup().await.expect("broker cleanup");
+    }
+}
