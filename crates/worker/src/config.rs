@@ -24,6 +24,13 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// `INLET_OPT_OUT_KEYWORDS`: opt-out keywords on top of STOP, UNSUBSCRIBE,
+    /// CANCEL, END, QUIT and STOPALL (e.g. `[ARRET, BAJA]`).
+    pub opt_out_keywords: Vec<String>,
+    /// `INLET_OPT_IN_KEYWORDS`: opt-in keywords on top of START and UNSTOP.
+    pub opt_in_keywords: Vec<String>,
+    /// `INLET_QUEUE_METRICS_INTERVAL_SECS`: how often queue depths are refreshed.
+    pub queue_metrics_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -36,6 +43,9 @@ impl Default for Settings {
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Pretty,
+            opt_out_keywords: Vec::new(),
+            opt_in_keywords: Vec::new(),
+            queue_metrics_interval_secs: 5,
         }
     }
 }
@@ -59,6 +69,12 @@ impl Settings {
         if self.database.database_pool_size == 0 {
             return Err(SettingsError::Bad {
                 name: "INLET_DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.queue_metrics_interval_secs == 0 {
+            return Err(SettingsError::Bad {
+                name: "INLET_QUEUE_METRICS_INTERVAL_SECS",
                 reason: "must be at least 1".into(),
             });
         }

@@ -3,11 +3,12 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::metrics::Metrics;
-use crate::retry;
 use crate::router::Router;
+use crate::{dead_letters, headers, publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::repository::audit::{record_event, Outcome};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -36,6 +37,8 @@ pub struct Consumer {
     pub router: Router,
     /// The worker's metrics.
     pub metrics: Metrics,
+    /// How often queue depths are refreshed.
+    pub queue_metrics_interval: Duration,
 }
 
 impl Consumer {
@@ -76,6 +79,16 @@ impl Consumer {
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
+        // Queue-depth gauges for this session, stopped when it ends.
+        let gauges = CancellationToken::new();
+        let _stop_gauges = gauges.clone().drop_guard();
+        tokio::spawn(queue_depth::refresh(
+            connection.create_channel().await?,
+            self.topology.clone(),
+            self.metrics.clone(),
+            self.queue_metrics_interval,
+            gauges,
+        ));
         let tag = format!("inlet-worker-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(
@@ -123,14 +136,15 @@ impl Consumer {
     }
 
     /// Handles one delivery and settles it. Every path acks only after the
-    /// effect (stored, retry scheduled, dead-lettered) is durable; if that
-    /// fails the delivery is requeued, never dropped.
+    /// effect (stored and published, retry scheduled, dead-lettered) is
+    /// durable; if that fails the delivery is requeued, never dropped.
     async fn process(&self, publisher: &Channel, delivery: Delivery) {
         let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
             Ok(meta) => meta,
             Err(error) => {
                 tracing::error!(error = %error, "Delivery without an Inlet envelope; dead-lettering it.");
-                self.dead_letter(publisher, &delivery, "unknown").await;
+                let error = format!("permanent failure: {error}");
+                self.dead_letter(publisher, &delivery, None, &error).await;
                 return;
             }
         };
@@ -150,6 +164,22 @@ impl Consumer {
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
             Ok(done) => {
+                let exchange = self.topology.domain_exchange();
+                let published = publish::domain_events(
+                    publisher,
+                    &exchange,
+                    &meta,
+                    &done.events,
+                    self.publish_timeout,
+                )
+                .await;
+                if let Err(error) = published {
+                    // Stored but not announced: the redelivery stores nothing
+                    // new and publishes again under the same ids.
+                    tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");
+                    self.requeue(&delivery).await;
+                    return;
+                }
                 self.ack(&delivery).await;
                 let m = &self.metrics;
                 m.events
@@ -164,10 +194,13 @@ impl Consumer {
                 tracing::debug!(
                     event_type = done.event_type,
                     outcome = done.outcome.as_str(),
+                    stored = done.applied.stored,
                     "Event handled."
                 );
             }
-            Err(error) if error.is_transient() => {
+            Err(error) if error.is_transient() && !retry::exhausted(&self.topology, &meta) => {
+                let chain = error.chain();
+                self.audit_retry(&meta, &chain).await;
                 let scheduled = retry::schedule(
                     publisher,
                     &self.topology,
@@ -179,7 +212,7 @@ impl Consumer {
                 .await;
                 match scheduled {
                     Ok(true) => {
-                        tracing::warn!(error = %error.chain(), "Transient failure; retry scheduled.");
+                        tracing::warn!(error = %chain, "Transient failure; retry scheduled.");
                         self.metrics.retries.with_label_values(&[provider]).inc();
                         self.metrics
                             .events
@@ -188,8 +221,8 @@ impl Consumer {
                         self.ack(&delivery).await;
                     }
                     Ok(false) => {
-                        tracing::error!(error = %error.chain(), "Retries exhausted; dead-lettering.");
-                        self.dead_letter(publisher, &delivery, provider).await;
+                        self.dead_letter(publisher, &delivery, Some(&meta), &chain)
+                            .await;
                     }
                     Err(publish_error) => {
                         tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
@@ -198,18 +231,60 @@ impl Consumer {
                 }
             }
             Err(error) => {
-                tracing::error!(error = %error.chain(), "Permanent failure; dead-lettering.");
-                self.dead_letter(publisher, &delivery, provider).await;
+                let chain = error.chain();
+                tracing::error!(error = %chain, attempts = meta.attempt, "Event failed for good; dead-lettering.");
+                self.dead_letter(publisher, &delivery, Some(&meta), &chain)
+                    .await;
             }
         }
     }
 
-    async fn dead_letter(&self, publisher: &Channel, delivery: &Delivery, provider: &str) {
+    /// Marks the audit row `retrying` with the attempt and the error, in a
+    /// statement of its own. If the database itself is what failed this
+    /// fails too; the retry is scheduled anyway.
+    async fn audit_retry(&self, meta: &EventMeta, error: &str) {
+        let result = async {
+            let client = self.router.repository().client().await?;
+            record_event(&client, meta, "unknown", Outcome::Retrying, Some(error)).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "Cannot record the retry in the audit trail.");
+        }
+    }
+
+    /// Records the dead letter in the database, then publishes it to the dead
+    /// queue, then acks. If the database is down the dead queue alone holds
+    /// it (it carries the raw body, headers and error); if the broker refuses
+    /// it the delivery is requeued, never acked.
+    async fn dead_letter(
+        &self,
+        publisher: &Channel,
+        delivery: &Delivery,
+        meta: Option<&EventMeta>,
+        error: &str,
+    ) {
+        let provider = meta.map_or("unknown", |m| m.provider.as_str());
+        let headers = headers::to_json(delivery.properties.headers().as_ref());
+        let failure = dead_letters::Failure {
+            meta,
+            body: &delivery.data,
+            headers: &headers,
+            error,
+        };
+        match dead_letters::record(self.router.repository(), &failure).await {
+            Ok(id) => tracing::info!(dead_letter = id, "Dead letter recorded."),
+            Err(e) => tracing::error!(
+                error = %e,
+                "Cannot record the dead letter in the database; the dead queue holds it."
+            ),
+        }
         match retry::dead_letter(
             publisher,
             &self.topology,
             &delivery.data,
             &delivery.properties,
+            error,
             self.publish_timeout,
         )
         .await

@@ -5,15 +5,25 @@
 //! - [`consumer`]: consumes, acks after commit, retries or dead-letters.
 //! - [`router`]: decode, route to handlers, audit, commit.
 //! - [`handlers`]: one per event kind.
+//! - [`consent`]: opt-out and opt-in keywords.
+//! - [`publish`]: stored events published downstream on `inlet.domain`.
 //! - [`retry`]: delay queues and the dead-letter queue.
+//! - [`dead_letters`]: the dead-letter table and the operator's replay.
+//! - [`headers`]: AMQP headers to JSON and back (dead-letter rows).
+//! - [`queue_depth`]: the queue-depth gauges.
 //! - [`error`]: the transient/permanent failure classes.
 //! - [`metrics`], [`server`]: what SREs watch.
 
 pub mod config;
+pub mod consent;
 pub mod consumer;
+pub mod dead_letters;
 pub mod error;
 pub mod handlers;
+pub mod headers;
 pub mod metrics;
+pub mod publish;
+pub mod queue_depth;
 pub mod retry;
 pub mod router;
 pub mod server;
