@@ -251,7 +251,9 @@ pub struct AccountEvent {
 
 /// What happened, independent of who reported it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+// Adjacently tagged: `Message` has a `kind` field of its own, which an
+// internal tag of the same name would duplicate in the JSON.
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
 pub enum EventBody {
     /// A message was received or sent.
     Message(Message),

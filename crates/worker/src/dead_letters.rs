@@ -120,7 +120,7 @@ pub async fn replay(
     selection: Selection,
     timeout: Duration,
 ) -> Result<ReplayReport, ReplayError> {
-    let client = repo.client().await?;
+    let mut client = repo.client().await?;
     let ids = match selection {
         Selection::All => open_dead_letter_ids(&client).await?,
         Selection::Ids(ids) => ids,
@@ -136,7 +136,12 @@ pub async fn replay(
             let row = get_dead_letter(&client, id)
                 .await?
                 .ok_or(ReplayError::NotFound(id))?;
-            if row.state != "dead" {
+            // The row is marked inside a transaction that commits only after
+            // the broker confirmed the publish: a failed publish leaves it
+            // `dead`, and a worker dead-lettering the replayed event again
+            // waits for the commit, so its new row is not merged into this one.
+            let tx = client.transaction().await.map_err(RepoError::from)?;
+            if !mark_replayed(&tx, id).await? {
                 report.skipped.push(id);
                 continue;
             }
@@ -151,13 +156,10 @@ pub async fn replay(
             )
             .await
             .map_err(|source| ReplayError::Publish { id, source })?;
-            // Published but not marked (the database failed in between): a
-            // second replay would publish it again, which idempotency absorbs.
-            if mark_replayed(&client, id).await? {
-                report.replayed.push(id);
-            } else {
-                report.skipped.push(id);
-            }
+            // Published but the commit failed: the row stays `dead` and a
+            // second replay publishes again, which idempotency absorbs.
+            tx.commit().await.map_err(RepoError::from)?;
+            report.replayed.push(id);
             tracing::info!(dead_letter = id, "Dead letter replayed.");
         }
         Ok::<(), ReplayError>(())

@@ -138,4 +138,43 @@ mod tests {
         assert_ne!(read, stable_id(&status(DeliveryState::Delivered, 1)));
         assert_eq!(read.len(), 64);
     }
+
+    #[test]
+    fn a_published_message_reads_back_as_it_was_written() {
+        use super::published;
+        use inlet_domain::event::{Direction, Message};
+        let event = DomainEvent {
+            provider: Provider::Meta,
+            line_id: Some("L1".into()),
+            body: EventBody::Message(Message {
+                provider_message_id: "wamid.1".into(),
+                direction: Direction::Inbound,
+                from_address: Some("1".into()),
+                to_address: None,
+                contact: None,
+                kind: "text".into(),
+                body: Some("hi".into()),
+                content: json!({"body": "hi"}),
+                context: None,
+                status: None,
+                sent_at: None,
+                raw: json!({}),
+            }),
+        };
+        let meta = inlet_domain::envelope::EventMeta {
+            provider: Provider::Meta,
+            line: None,
+            line_unknown: false,
+            source: None,
+            received_at: DateTime::<Utc>::from_timestamp(0, 0).expect("valid"),
+            dedup_key: "d".into(),
+            correlation_id: "c".into(),
+            attempt: 1,
+        };
+        let message = published(&meta, &event);
+        let json = serde_json::to_vec(&message).expect("serialises");
+        let back: inlet_domain::event::PublishedEvent =
+            serde_json::from_slice(&json).expect("deserialises");
+        assert_eq!(back, message);
+    }
 }

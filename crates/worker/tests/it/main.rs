@@ -1,0 +1,11 @@
+//! The worker's integration tests, on the real PostgreSQL and RabbitMQ.
+
+mod consent;
+mod dead_letters;
+mod domain_events;
+mod handlers;
+mod helpers;
+mod idempotency;
+mod retries;
+mod shutdown;
+mod statuses;
