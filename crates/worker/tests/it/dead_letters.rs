@@ -118,3 +118,22 @@ async fn an_event_out_of_retries_is_dead_lettered_and_stored_when_replayed() {
     );
     worker.finish().await;
 }
+
+#[tokio::test]
+async fn a_delivery_without_an_inlet_envelope_is_dead_lettered_as_unknown() {
+    let worker = spawn_worker().await;
+    worker.publish_without_envelope(b"{}").await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM dead_letters WHERE provider = 'unknown' AND dedup_key IS NULL",
+            1,
+        )
+        .await;
+    let letters = list(&worker.db.repo, 10).await.expect("list");
+    assert!(
+        letters[0].error.contains("missing AMQP header"),
+        "{}",
+        letters[0].error
+    );
+    worker.finish().await;
+}

@@ -26,6 +26,8 @@ pub struct TestWorker {
     pub broker: TestBroker,
     /// The settings the worker was started with.
     pub settings: Settings,
+    /// The probe server's port of the running worker (`/metrics`, `/readyz`).
+    pub port: u16,
     publisher: Channel,
     connection: Connection,
     running: Option<(CancellationToken, JoinHandle<()>)>,
@@ -68,6 +70,7 @@ pub async fn spawn_on(broker: TestBroker, adjust: impl FnOnce(&mut Settings)) ->
         db,
         broker,
         settings,
+        port: 0,
         publisher,
         connection,
         running: None,
@@ -84,6 +87,7 @@ impl TestWorker {
         let worker = Worker::build(self.settings.clone(), shutdown.clone())
             .await
             .expect("worker builds");
+        self.port = worker.port();
         let handle = tokio::spawn(async move {
             worker.run_until_stopped().await.expect("worker runs");
         });
@@ -138,6 +142,32 @@ impl TestWorker {
             "{sql} stayed at {} (wanted {want})",
             self.count(sql).await
         );
+    }
+
+    /// The worker's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        reqwest::get(url)
+            .await
+            .expect("metrics reachable")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// Publishes a raw body with no Inlet headers at all (not from a gateway).
+    pub async fn publish_without_envelope(&self, body: &[u8]) {
+        publish_confirmed(
+            &self.publisher,
+            &self.broker.topology().ingest_exchange(),
+            EVENT_ROUTING_KEY,
+            body,
+            lapin::BasicProperties::default().with_delivery_mode(2),
+            true,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("event published");
     }
 
     /// Messages ready in `queue`.

@@ -6,6 +6,7 @@ mod domain_events;
 mod handlers;
 mod helpers;
 mod idempotency;
+mod metrics;
 mod retries;
 mod shutdown;
 mod statuses;
