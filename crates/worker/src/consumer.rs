@@ -3,7 +3,7 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::metrics::Metrics;
-use crate::router::Router;
+use crate::router::{Failed, Router};
 use crate::{dead_letters, headers, publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
@@ -198,9 +198,11 @@ impl Consumer {
                     "Event handled."
                 );
             }
-            Err(error) if error.is_transient() && !retry::exhausted(&self.topology, &meta) => {
+            Err(Failed { event_type, error })
+                if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
+            {
                 let chain = error.chain();
-                self.audit_retry(&meta, &chain).await;
+                self.audit_retry(&meta, event_type, &chain).await;
                 let scheduled = retry::schedule(
                     publisher,
                     &self.topology,
@@ -216,13 +218,13 @@ impl Consumer {
                         self.metrics.retries.with_label_values(&[provider]).inc();
                         self.metrics
                             .events
-                            .with_label_values(&[provider, "unknown", "retried"])
+                            .with_label_values(&[provider, event_type, "retried"])
                             .inc();
                         self.ack(&delivery).await;
                     }
                     Ok(false) => {
-                        self.dead_letter(publisher, &delivery, Some(&meta), &chain)
-                            .await;
+                        let failed = Some((&meta, event_type));
+                        self.dead_letter(publisher, &delivery, failed, &chain).await;
                     }
                     Err(publish_error) => {
                         tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
@@ -230,11 +232,11 @@ impl Consumer {
                     }
                 }
             }
-            Err(error) => {
+            Err(Failed { event_type, error }) => {
                 let chain = error.chain();
                 tracing::error!(error = %chain, attempts = meta.attempt, "Event failed for good; dead-lettering.");
-                self.dead_letter(publisher, &delivery, Some(&meta), &chain)
-                    .await;
+                let failed = Some((&meta, event_type));
+                self.dead_letter(publisher, &delivery, failed, &chain).await;
             }
         }
     }
@@ -242,10 +244,10 @@ impl Consumer {
     /// Marks the audit row `retrying` with the attempt and the error, in a
     /// statement of its own. If the database itself is what failed this
     /// fails too; the retry is scheduled anyway.
-    async fn audit_retry(&self, meta: &EventMeta, error: &str) {
+    async fn audit_retry(&self, meta: &EventMeta, event_type: &str, error: &str) {
         let result = async {
             let client = self.router.repository().client().await?;
-            record_event(&client, meta, "unknown", Outcome::Retrying, Some(error)).await
+            record_event(&client, meta, event_type, Outcome::Retrying, Some(error)).await
         }
         .await;
         if let Err(e) = result {
@@ -261,13 +263,16 @@ impl Consumer {
         &self,
         publisher: &Channel,
         delivery: &Delivery,
-        meta: Option<&EventMeta>,
+        failed: Option<(&EventMeta, &'static str)>,
         error: &str,
     ) {
+        let meta = failed.map(|(m, _)| m);
+        let event_type = failed.map_or("unknown", |(_, t)| t);
         let provider = meta.map_or("unknown", |m| m.provider.as_str());
         let headers = headers::to_json(delivery.properties.headers().as_ref());
         let failure = dead_letters::Failure {
             meta,
+            event_type,
             body: &delivery.data,
             headers: &headers,
             error,
@@ -296,7 +301,7 @@ impl Consumer {
                     .inc();
                 self.metrics
                     .events
-                    .with_label_values(&[provider, "unknown", "dead"])
+                    .with_label_values(&[provider, event_type, "dead"])
                     .inc();
                 self.ack(delivery).await;
             }

@@ -24,6 +24,8 @@ use std::time::Duration;
 pub struct Failure<'a> {
     /// The envelope, when the delivery had one.
     pub meta: Option<&'a EventMeta>,
+    /// The event type label (`unknown` when the body did not decode).
+    pub event_type: &'a str,
     /// The raw body.
     pub body: &'a [u8],
     /// The delivery's headers, as JSON.
@@ -52,7 +54,14 @@ pub async fn record(repo: &Repository, failure: &Failure<'_>) -> Result<i64, Rep
     )
     .await?;
     if let Some(meta) = meta {
-        record_event(&tx, meta, "unknown", Outcome::Dead, Some(failure.error)).await?;
+        record_event(
+            &tx,
+            meta,
+            failure.event_type,
+            Outcome::Dead,
+            Some(failure.error),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(id)

@@ -24,6 +24,16 @@ pub struct Processed {
     pub events: Vec<DomainEvent>,
 }
 
+/// A failure, with the event type when the body could be decoded (for
+/// metrics and the audit row).
+#[derive(Debug)]
+pub struct Failed {
+    /// The event type label, `unknown` when decoding failed.
+    pub event_type: &'static str,
+    /// What went wrong, classified.
+    pub error: HandleError,
+}
+
 /// Turns raw events into stored effects.
 #[derive(Clone)]
 pub struct Router {
@@ -39,9 +49,23 @@ impl Router {
 
     /// Decodes and stores one raw event, exactly once however often it comes.
     #[tracing::instrument(skip_all, fields(provider = %meta.provider))]
-    pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, HandleError> {
-        let mut events = decode(meta, body)?;
+    pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, Failed> {
+        let events = decode(meta, body).map_err(|e| Failed {
+            event_type: "unknown",
+            error: e.into(),
+        })?;
         let event_type = event_type_of(&events);
+        self.store(meta, events, event_type)
+            .await
+            .map_err(|error| Failed { event_type, error })
+    }
+
+    async fn store(
+        &self,
+        meta: &EventMeta,
+        mut events: Vec<DomainEvent>,
+        event_type: &'static str,
+    ) -> Result<Processed, HandleError> {
         let derived = self.keywords.derive(&events, meta.received_at);
         events.extend(derived);
         // "The opt-out is recorded even if the rest of the handling fails."
