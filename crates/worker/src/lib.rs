@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: the settings struct, read once.
 //! - [`startup`]: builds the worker (pool, migrations, consumer, probes).
-//! - [`consumer`]: consumes, acks after commit, retries or dead-letters.
+//! - [`consumer`]: consumes, acks after commit, retries or dead-letters
+//!   (its failure paths in `failure.rs`).
 //! - [`router`]: decode, route to handlers, audit, commit.
 //! - [`handlers`]: one per event kind.
 //! - [`consent`]: opt-out and opt-in keywords.
@@ -19,6 +20,7 @@ pub mod consent;
 pub mod consumer;
 pub mod dead_letters;
 pub mod error;
+mod failure;
 pub mod handlers;
 pub mod headers;
 pub mod metrics;
