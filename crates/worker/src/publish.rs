@@ -21,7 +21,12 @@ pub fn stable_id(event: &DomainEvent) -> String {
     let key = match &event.body {
         EventBody::Message(m) => m.provider_message_id.clone(),
         EventBody::Status(s) => format!("{}|{}", s.provider_message_id, s.state.as_str()),
-        EventBody::Reaction(r) => r.provider_event_id.clone(),
+        // Meta reuses a reaction's id for its removal: the emoji tells them apart.
+        EventBody::Reaction(r) => format!(
+            "{}|{}",
+            r.provider_event_id,
+            r.emoji.as_deref().unwrap_or_default()
+        ),
         EventBody::Call(c) => format!("{}|{}", c.provider_call_id, c.event),
         EventBody::Contact(c) => format!(
             "{}|{}|{}",

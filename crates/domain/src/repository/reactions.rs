@@ -9,7 +9,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 // An older event arriving after a newer one changes nothing; a removal
-// (emoji NULL) is stored as a row without an emoji.
+// (emoji NULL) is stored as a row without an emoji. Events are ordered by
+// time only: Meta gives a reaction and its removal the same id (and often the
+// same second), so on a tie the event processed last wins.
 const UPSERT_REACTIONS: &str = "
 INSERT INTO reactions (provider, target_message_id, reactor, emoji, provider_event_id,
                        reacted_at, raw)
@@ -22,8 +24,7 @@ ON CONFLICT (provider, target_message_id, reactor) DO UPDATE
        reacted_at = EXCLUDED.reacted_at,
        raw = EXCLUDED.raw,
        updated_at = now()
- WHERE reactions.reacted_at <= EXCLUDED.reacted_at
-   AND reactions.provider_event_id <> EXCLUDED.provider_event_id";
+ WHERE reactions.reacted_at <= EXCLUDED.reacted_at";
 
 /// Stores a batch of reactions in one statement.
 ///

@@ -6,6 +6,7 @@ mod domain_events;
 mod handlers;
 mod helpers;
 mod idempotency;
+mod meta_fixtures;
 mod metrics;
 mod retries;
 mod shutdown;
