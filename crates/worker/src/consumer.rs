@@ -100,17 +100,37 @@ impl Consumer {
         self.metrics.broker_connected.set(1);
         tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
 
-        let drain = consumer
-            .take_until(shutdown.cancelled())
-            .for_each_concurrent(usize::from(self.prefetch), |delivery| {
-                let publisher = &publisher;
-                async move {
-                    match delivery {
-                        Ok(delivery) => self.process(publisher, delivery).await,
-                        Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
-                    }
+        // Ends the session early when the publisher channel dies on its own
+        // (a channel error): every event would otherwise be stored, fail to
+        // publish and be requeued in a loop until the connection is renewed.
+        let broken = CancellationToken::new();
+        let stop = {
+            let (shutdown, broken) = (shutdown.clone(), broken.clone());
+            async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = broken.cancelled() => {}
                 }
-            });
+            }
+        };
+        let drain =
+            consumer
+                .take_until(stop)
+                .for_each_concurrent(usize::from(self.prefetch), |delivery| {
+                    let (publisher, broken) = (&publisher, &broken);
+                    async move {
+                        match delivery {
+                            Ok(delivery) => self.process(publisher, delivery).await,
+                            Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
+                        }
+                        if !publisher.status().connected() && !broken.is_cancelled() {
+                            tracing::warn!(
+                                "Publisher channel closed; renewing the broker session."
+                            );
+                            broken.cancel();
+                        }
+                    }
+                });
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => {}

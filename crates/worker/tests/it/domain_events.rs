@@ -111,3 +111,71 @@ async fn an_opt_out_is_published_as_contact_opted_out() {
         .await;
     worker.finish().await;
 }
+
+#[tokio::test]
+async fn a_worker_whose_publisher_channel_breaks_renews_its_session_and_keeps_publishing() {
+    let worker = spawn_worker().await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.before",
+            "16505551234",
+            "one",
+            1_749_416_383,
+        ))
+        .await;
+    worker
+        .wait_for_count("SELECT count(*) FROM webhook_events", 1)
+        .await;
+    // Publishing to a missing exchange is a channel error: the publisher
+    // channel closes under the worker.
+    let exchange = worker.broker.topology().domain_exchange();
+    worker
+        .broker
+        .channel
+        .exchange_delete(&exchange, lapin::options::ExchangeDeleteOptions::default())
+        .await
+        .expect("exchange deleted");
+    worker
+        .publish_meta(&meta_text(
+            "wamid.during",
+            "16505551234",
+            "two",
+            1_749_416_384,
+        ))
+        .await;
+
+    // The renewed session declares the topology again.
+    let back = inlet_testkit::eventually(WAIT, || async {
+        worker.exchange_exists(&exchange).await.then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "the domain exchange was never declared again"
+    );
+    let queue = bind(&worker, "message.received").await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.after",
+            "16505551234",
+            "three",
+            1_749_416_385,
+        ))
+        .await;
+    let mut seen = Vec::new();
+    while !seen.contains(&"wamid.after".to_owned()) {
+        let event = next(&worker, &queue).await;
+        if let EventBody::Message(m) = event.data.body {
+            seen.push(m.provider_message_id);
+        }
+    }
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 3)
+        .await;
+    let _ = worker
+        .broker
+        .channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await;
+    worker.finish().await;
+}

@@ -170,6 +170,27 @@ impl TestWorker {
         .expect("event published");
     }
 
+    /// Whether exchange `name` exists (a passive declare on a throwaway
+    /// channel, since a failed one closes its channel).
+    pub async fn exchange_exists(&self, name: &str) -> bool {
+        let channel = self.connection.create_channel().await.expect("channel");
+        let options = lapin::options::ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let exists = channel
+            .exchange_declare(
+                name,
+                lapin::ExchangeKind::Topic,
+                options,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .is_ok();
+        let _ = channel.close(200, "checked").await;
+        exists
+    }
+
     /// Messages ready in `queue`.
     pub async fn ready(&self, queue: &str) -> u32 {
         self.broker.ready(queue).await.expect("queue exists")
