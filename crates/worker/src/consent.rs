@@ -69,8 +69,10 @@ impl Keywords {
                 let EventBody::Message(m) = &e.body else {
                     return None;
                 };
+                // Text messages only (WhatsApp `text`, SMS): a caption or a
+                // button title is not someone typing STOP.
                 if m.direction != Direction::Inbound
-                    || m.kind != "text"
+                    || !matches!(m.kind.as_str(), "text" | "sms")
                     || decided.contains(m.provider_message_id.as_str())
                 {
                     return None;
