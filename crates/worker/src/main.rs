@@ -82,18 +82,19 @@ async fn dead_letter_command(
     match command {
         DeadLetterCommand::List { limit } => {
             println!(
-                "{:>8}  {:<8}  {:<9}  {:>8}  {:<25}  error",
+                "{:>8}  {:<8}  {:<9}  {:>8}  {:<20}  error",
                 "id", "state", "provider", "attempts", "last failed"
             );
             for dl in dead_letters::list(&repo, limit).await? {
                 let error: String = dl.error.chars().take(80).collect();
                 println!(
-                    "{:>8}  {:<8}  {:<9}  {:>8}  {:<25}  {error}",
+                    "{:>8}  {:<8}  {:<9}  {:>8}  {:<20}  {error}",
                     dl.id,
                     dl.state,
                     dl.provider,
                     dl.attempts,
-                    dl.last_failed_at.to_rfc3339()
+                    dl.last_failed_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 );
             }
         }
