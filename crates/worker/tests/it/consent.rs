@@ -1,7 +1,8 @@
 //! Opt-out keywords: STOP opts a contact out, START opts it back in, and the
 //! opt-out survives a failure of the rest of the handling.
 
-use crate::helpers::{meta_text, spawn_on, spawn_worker, with_lock_timeout, TableLock};
+use crate::fixtures::meta_text;
+use crate::helpers::{spawn_on, spawn_worker, with_lock_timeout, TableLock};
 use inlet_testkit::TestBroker;
 
 const CONSENT: &str = "SELECT opted_out, consent_keyword, consent_message_id FROM contacts \

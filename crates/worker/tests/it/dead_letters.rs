@@ -1,8 +1,7 @@
 //! Permanent failures and exhausted retries: set aside, visible, replayable.
 
-use crate::helpers::{
-    envelope, meta_text, spawn_on, spawn_worker, with_lock_timeout, TableLock, WAIT,
-};
+use crate::fixtures::meta_text;
+use crate::helpers::{envelope, spawn_on, spawn_worker, with_lock_timeout, TableLock, WAIT};
 use inlet_domain::Provider;
 use inlet_testkit::TestBroker;
 use inlet_worker::dead_letters::{list, replay, show, Selection};

@@ -1,6 +1,7 @@
 //! Stored events are announced on the `inlet.domain` topic exchange.
 
-use crate::helpers::{envelope, meta_text, spawn_worker, TestWorker, WAIT};
+use crate::fixtures::meta_text;
+use crate::helpers::{envelope, spawn_worker, TestWorker, WAIT};
 use inlet_domain::event::{EventBody, PublishedEvent};
 use inlet_domain::Provider;
 use lapin::options::{

@@ -1,6 +1,7 @@
 //! Exactly-once effects: redeliveries change nothing, batches store everything.
 
-use crate::helpers::{envelope, meta_batch, meta_text, spawn_worker};
+use crate::fixtures::{meta_batch, meta_text};
+use crate::helpers::{envelope, spawn_worker};
 use inlet_domain::Provider;
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod consent;
 mod dead_letters;
 mod domain_events;
+mod fixtures;
 mod handlers;
 mod helpers;
 mod idempotency;

@@ -1,7 +1,8 @@
 //! A fixture per Meta message type, status and account field, through
 //! decode, routing and the real repository (no broker: the router directly).
 
-use crate::helpers::{envelope, LINE};
+use crate::fixtures::LINE;
+use crate::helpers::envelope;
 use inlet_domain::Provider;
 use inlet_testkit::TestDb;
 use inlet_worker::consent::Keywords;

@@ -1,6 +1,7 @@
 //! What SREs watch: event outcomes and queue depths on `/metrics`.
 
-use crate::helpers::{envelope, meta_text, spawn_worker, WAIT};
+use crate::fixtures::meta_text;
+use crate::helpers::{envelope, spawn_worker, WAIT};
 use inlet_domain::Provider;
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //! with a short `lock_timeout`, so storing the message fails with SQLSTATE
 //! 55P03 (lock not available), which the repository classifies as transient.
 
-use crate::helpers::{meta_text, spawn_on, with_lock_timeout, TableLock};
+use crate::fixtures::meta_text;
+use crate::helpers::{spawn_on, with_lock_timeout, TableLock};
 use inlet_testkit::TestBroker;
 
 #[tokio::test]

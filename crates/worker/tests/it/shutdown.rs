@@ -1,6 +1,7 @@
 //! A worker stopped with deliveries in flight loses nothing and doubles nothing.
 
-use crate::helpers::{meta_text, spawn_worker, TableLock, WAIT};
+use crate::fixtures::meta_text;
+use crate::helpers::{spawn_worker, TableLock, WAIT};
 
 #[tokio::test]
 async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {

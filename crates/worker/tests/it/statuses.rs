@@ -1,6 +1,7 @@
 //! Delivery states through the broker: any order gives the right final state.
 
-use crate::helpers::{meta_status, meta_text, spawn_worker};
+use crate::fixtures::{meta_status, meta_text};
+use crate::helpers::spawn_worker;
 
 const STATUS_OF: &str = "SELECT status_rank::int8 FROM messages WHERE provider_message_id = ";
 
