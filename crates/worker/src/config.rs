@@ -32,6 +32,13 @@ pub struct Settings {
     /// Delivery consumer and sender (`INLET_DELIVERY_*`).
     #[serde(flatten)]
     pub delivery: DeliverySettings,
+    /// `INLET_OPT_OUT_KEYWORDS`: opt-out keywords on top of STOP, UNSUBSCRIBE,
+    /// CANCEL, END, QUIT and STOPALL (e.g. `[ARRET, BAJA]`).
+    pub opt_out_keywords: Vec<String>,
+    /// `INLET_OPT_IN_KEYWORDS`: opt-in keywords on top of START and UNSTOP.
+    pub opt_in_keywords: Vec<String>,
+    /// `INLET_QUEUE_METRICS_INTERVAL_SECS`: how often queue depths are refreshed.
+    pub queue_metrics_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +53,9 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             forward: ForwardSettings::default(),
             delivery: DeliverySettings::default(),
+            opt_out_keywords: Vec::new(),
+            opt_in_keywords: Vec::new(),
+            queue_metrics_interval_secs: 5,
         }
     }
 }
@@ -69,6 +79,12 @@ impl Settings {
         if self.database.database_pool_size == 0 {
             return Err(SettingsError::Bad {
                 name: "INLET_DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.queue_metrics_interval_secs == 0 {
+            return Err(SettingsError::Bad {
+                name: "INLET_QUEUE_METRICS_INTERVAL_SECS",
                 reason: "must be at least 1".into(),
             });
         }

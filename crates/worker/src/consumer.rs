@@ -3,8 +3,8 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::metrics::Metrics;
-use crate::retry;
-use crate::router::Router;
+use crate::router::{Failed, Router};
+use crate::{publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
@@ -36,6 +36,8 @@ pub struct Consumer {
     pub router: Router,
     /// The worker's metrics.
     pub metrics: Metrics,
+    /// How often queue depths are refreshed.
+    pub queue_metrics_interval: Duration,
 }
 
 impl Consumer {
@@ -76,6 +78,16 @@ impl Consumer {
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
+        // Queue-depth gauges for this session, stopped when it ends.
+        let gauges = CancellationToken::new();
+        let _stop_gauges = gauges.clone().drop_guard();
+        tokio::spawn(queue_depth::refresh(
+            connection.create_channel().await?,
+            self.topology.clone(),
+            self.metrics.clone(),
+            self.queue_metrics_interval,
+            gauges,
+        ));
         let tag = format!("inlet-worker-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(
@@ -88,17 +100,37 @@ impl Consumer {
         self.metrics.broker_connected.set(1);
         tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
 
-        let drain = consumer
-            .take_until(shutdown.cancelled())
-            .for_each_concurrent(usize::from(self.prefetch), |delivery| {
-                let publisher = &publisher;
-                async move {
-                    match delivery {
-                        Ok(delivery) => self.process(publisher, delivery).await,
-                        Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
-                    }
+        // Ends the session early when the publisher channel dies on its own
+        // (a channel error): every event would otherwise be stored, fail to
+        // publish and be requeued in a loop until the connection is renewed.
+        let broken = CancellationToken::new();
+        let stop = {
+            let (shutdown, broken) = (shutdown.clone(), broken.clone());
+            async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = broken.cancelled() => {}
                 }
-            });
+            }
+        };
+        let drain =
+            consumer
+                .take_until(stop)
+                .for_each_concurrent(usize::from(self.prefetch), |delivery| {
+                    let (publisher, broken) = (&publisher, &broken);
+                    async move {
+                        match delivery {
+                            Ok(delivery) => self.process(publisher, delivery).await,
+                            Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
+                        }
+                        if !publisher.status().connected() && !broken.is_cancelled() {
+                            tracing::warn!(
+                                "Publisher channel closed; renewing the broker session."
+                            );
+                            broken.cancel();
+                        }
+                    }
+                });
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => {}
@@ -123,14 +155,15 @@ impl Consumer {
     }
 
     /// Handles one delivery and settles it. Every path acks only after the
-    /// effect (stored, retry scheduled, dead-lettered) is durable; if that
-    /// fails the delivery is requeued, never dropped.
+    /// effect (stored and published, retry scheduled, dead-lettered) is
+    /// durable; if that fails the delivery is requeued, never dropped.
     async fn process(&self, publisher: &Channel, delivery: Delivery) {
         let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
             Ok(meta) => meta,
             Err(error) => {
                 tracing::error!(error = %error, "Delivery without an Inlet envelope; dead-lettering it.");
-                self.dead_letter(publisher, &delivery, "unknown").await;
+                let error = format!("permanent failure: {error}");
+                self.dead_letter(publisher, &delivery, None, &error).await;
                 return;
             }
         };
@@ -150,6 +183,22 @@ impl Consumer {
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
             Ok(done) => {
+                let exchange = self.topology.domain_exchange();
+                let published = publish::domain_events(
+                    publisher,
+                    &exchange,
+                    &meta,
+                    &done.events,
+                    self.publish_timeout,
+                )
+                .await;
+                if let Err(error) = published {
+                    // Stored but not announced: the redelivery stores nothing
+                    // new and publishes again under the same ids.
+                    tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");
+                    self.requeue(&delivery).await;
+                    return;
+                }
                 self.ack(&delivery).await;
                 let m = &self.metrics;
                 m.events
@@ -164,10 +213,15 @@ impl Consumer {
                 tracing::debug!(
                     event_type = done.event_type,
                     outcome = done.outcome.as_str(),
+                    stored = done.applied.stored,
                     "Event handled."
                 );
             }
-            Err(error) if error.is_transient() => {
+            Err(Failed { event_type, error })
+                if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
+            {
+                let chain = error.chain();
+                self.audit_retry(&meta, event_type, &chain).await;
                 let scheduled = retry::schedule(
                     publisher,
                     &self.topology,
@@ -179,17 +233,17 @@ impl Consumer {
                 .await;
                 match scheduled {
                     Ok(true) => {
-                        tracing::warn!(error = %error.chain(), "Transient failure; retry scheduled.");
+                        tracing::warn!(error = %chain, "Transient failure; retry scheduled.");
                         self.metrics.retries.with_label_values(&[provider]).inc();
                         self.metrics
                             .events
-                            .with_label_values(&[provider, "unknown", "retried"])
+                            .with_label_values(&[provider, event_type, "retried"])
                             .inc();
                         self.ack(&delivery).await;
                     }
                     Ok(false) => {
-                        tracing::error!(error = %error.chain(), "Retries exhausted; dead-lettering.");
-                        self.dead_letter(publisher, &delivery, provider).await;
+                        let failed = Some((&meta, event_type));
+                        self.dead_letter(publisher, &delivery, failed, &chain).await;
                     }
                     Err(publish_error) => {
                         tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
@@ -197,49 +251,23 @@ impl Consumer {
                     }
                 }
             }
-            Err(error) => {
-                tracing::error!(error = %error.chain(), "Permanent failure; dead-lettering.");
-                self.dead_letter(publisher, &delivery, provider).await;
+            Err(Failed { event_type, error }) => {
+                let chain = error.chain();
+                tracing::error!(error = %chain, attempts = meta.attempt, "Event failed for good; dead-lettering.");
+                let failed = Some((&meta, event_type));
+                self.dead_letter(publisher, &delivery, failed, &chain).await;
             }
         }
     }
 
-    async fn dead_letter(&self, publisher: &Channel, delivery: &Delivery, provider: &str) {
-        match retry::dead_letter(
-            publisher,
-            &self.topology,
-            &delivery.data,
-            &delivery.properties,
-            self.publish_timeout,
-        )
-        .await
-        {
-            Ok(()) => {
-                self.metrics
-                    .dead_letters
-                    .with_label_values(&[provider])
-                    .inc();
-                self.metrics
-                    .events
-                    .with_label_values(&[provider, "unknown", "dead"])
-                    .inc();
-                self.ack(delivery).await;
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "Cannot dead-letter; requeueing.");
-                self.requeue(delivery).await;
-            }
-        }
-    }
-
-    async fn ack(&self, delivery: &Delivery) {
+    pub(crate) async fn ack(&self, delivery: &Delivery) {
         if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
             // The channel is gone: the broker redelivers, idempotency absorbs it.
             tracing::warn!(error = %error, "Ack failed; the event will be redelivered.");
         }
     }
 
-    async fn requeue(&self, delivery: &Delivery) {
+    pub(crate) async fn requeue(&self, delivery: &Delivery) {
         let options = BasicNackOptions {
             requeue: true,
             ..BasicNackOptions::default()

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 use inlet_domain::repository::Repository;
 use inlet_domain::shutdown::on_signals;
 use inlet_worker::config::Settings;
+use inlet_worker::dead_letters::{self, Selection};
 use inlet_worker::startup::Worker;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "inlet-worker", about = "Inlet's worker")]
@@ -22,6 +24,33 @@ enum Command {
     Migrate,
     /// Only forward domain events to customers' endpoints.
     Deliver,
+    /// Inspect and replay events that could not be processed.
+    #[command(name = "dead-letters", subcommand)]
+    DeadLetters(DeadLetterCommand),
+}
+
+#[derive(Subcommand)]
+enum DeadLetterCommand {
+    /// List the most recent dead letters.
+    List {
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one dead letter with its headers, error and raw body.
+    Show {
+        /// The dead letter's id.
+        id: i64,
+    },
+    /// Republish dead letters through the normal path and mark them replayed.
+    Replay {
+        /// Every dead letter not yet replayed.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// The ids to replay.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<i64>,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +76,66 @@ async fn main() -> anyhow::Result<()> {
             let repo = Repository::new(settings.database.pool()?);
             repo.migrate().await.context("applying migrations")?;
             tracing::info!("Migrations applied.");
+        }
+        Command::DeadLetters(command) => dead_letter_command(&settings, command).await?,
+    }
+    Ok(())
+}
+
+async fn dead_letter_command(
+    settings: &Settings,
+    command: DeadLetterCommand,
+) -> anyhow::Result<()> {
+    let repo = Repository::new(settings.database.pool()?);
+    match command {
+        DeadLetterCommand::List { limit } => {
+            println!(
+                "{:>8}  {:<8}  {:<9}  {:>8}  {:<20}  error",
+                "id", "state", "provider", "attempts", "last failed"
+            );
+            for dl in dead_letters::list(&repo, limit).await? {
+                let error: String = dl.error.chars().take(80).collect();
+                println!(
+                    "{:>8}  {:<8}  {:<9}  {:>8}  {:<20}  {error}",
+                    dl.id,
+                    dl.state,
+                    dl.provider,
+                    dl.attempts,
+                    dl.last_failed_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
+        }
+        DeadLetterCommand::Show { id } => {
+            let dl = dead_letters::show(&repo, id)
+                .await?
+                .with_context(|| format!("no dead letter {id}"))?;
+            let mut json = serde_json::to_value(&dl)?;
+            json["body"] = String::from_utf8_lossy(&dl.body).into_owned().into();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        DeadLetterCommand::Replay { all, ids } => {
+            let selection = if all {
+                Selection::All
+            } else {
+                Selection::Ids(ids)
+            };
+            let report = dead_letters::replay(
+                &repo,
+                &settings.broker.amqp_url,
+                &settings.broker.topology(),
+                selection,
+                Duration::from_millis(settings.publish_timeout_ms),
+            )
+            .await
+            .context("replaying dead letters")?;
+            println!(
+                "replayed {} ({:?}); skipped {} already replayed ({:?})",
+                report.replayed.len(),
+                report.replayed,
+                report.skipped.len(),
+                report.skipped
+            );
         }
     }
     Ok(())

@@ -4,9 +4,16 @@
 
 use inlet_domain::broker::{publish_confirmed, PublishError, Topology, DEAD_ROUTING_KEY};
 use inlet_domain::envelope::EventMeta;
+use lapin::types::{AMQPValue, LongString};
 use lapin::{BasicProperties, Channel};
 use rand::Rng;
 use std::time::Duration;
+
+/// Whether the event has used up its retries (no delay tier for its attempt).
+pub fn exhausted(topology: &Topology, meta: &EventMeta) -> bool {
+    let tier = meta.attempt.saturating_sub(1) as usize;
+    topology.retry_delays().get(tier).is_none()
+}
 
 /// Publishes the event to the delay queue for its attempt, with the attempt
 /// count incremented. Returns `Ok(false)` when the retries are used up.
@@ -43,20 +50,34 @@ pub async fn schedule(
     Ok(true)
 }
 
-/// Publishes the event to the dead-letter queue, headers as they were.
+/// Header on a dead-queue message with the error chain that put it there.
+pub const H_ERROR: &str = "x-inlet-error";
+
+/// Publishes the event to the dead-letter queue, headers as they were plus
+/// the error (so the queue alone is a sufficient record if the database is down).
 pub async fn dead_letter(
     channel: &Channel,
     topology: &Topology,
     body: &[u8],
     properties: &BasicProperties,
+    error: &str,
     timeout: Duration,
 ) -> Result<(), PublishError> {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    let error: String = error.chars().take(2_000).collect();
+    headers.insert(
+        H_ERROR.into(),
+        AMQPValue::LongString(LongString::from(error.as_str())),
+    );
     publish_confirmed(
         channel,
         &topology.dead_exchange(),
         DEAD_ROUTING_KEY,
         body,
-        properties.clone().with_delivery_mode(2),
+        properties
+            .clone()
+            .with_delivery_mode(2)
+            .with_headers(headers),
         true,
         timeout,
     )

@@ -1,8 +1,10 @@
-//! Decodes a raw event, applies its effects and its audit row in one
-//! transaction: after the commit everything is stored, before it nothing is.
+//! Decodes a raw event, records any consent change on its own, then applies
+//! its effects and its audit row in one transaction: after the commit
+//! everything is stored, before it nothing is.
 
+use crate::consent::Keywords;
 use crate::error::HandleError;
-use crate::handlers::{apply, Applied};
+use crate::handlers::{apply, consent, Applied};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::DomainEvent;
 use inlet_domain::payload::decode;
@@ -10,7 +12,7 @@ use inlet_domain::repository::audit::{record_event, Outcome};
 use inlet_domain::repository::Repository;
 
 /// What processing one raw event came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
     /// The event type label (`message.received`, `mixed`, ...).
     pub event_type: &'static str,
@@ -18,24 +20,57 @@ pub struct Processed {
     pub outcome: Outcome,
     /// Counts of what was applied.
     pub applied: Applied,
+    /// The normalised events, consent changes included, to publish downstream.
+    pub events: Vec<DomainEvent>,
+}
+
+/// A failure, with the event type when the body could be decoded (for
+/// metrics and the audit row).
+#[derive(Debug)]
+pub struct Failed {
+    /// The event type label, `unknown` when decoding failed.
+    pub event_type: &'static str,
+    /// What went wrong, classified.
+    pub error: HandleError,
 }
 
 /// Turns raw events into stored effects.
 #[derive(Clone)]
 pub struct Router {
     repo: Repository,
+    keywords: Keywords,
 }
 
 impl Router {
-    /// A router storing through `repo`.
-    pub fn new(repo: Repository) -> Self {
-        Router { repo }
+    /// A router storing through `repo`, recognising `keywords` on top of the standard ones.
+    pub fn new(repo: Repository, keywords: Keywords) -> Self {
+        Router { repo, keywords }
     }
 
     /// Decodes and stores one raw event, exactly once however often it comes.
-    pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, HandleError> {
-        let events = decode(meta, body)?;
+    #[tracing::instrument(skip_all, fields(provider = %meta.provider))]
+    pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, Failed> {
+        let events = decode(meta, body).map_err(|e| Failed {
+            event_type: "unknown",
+            error: e.into(),
+        })?;
         let event_type = event_type_of(&events);
+        self.store(meta, events, event_type)
+            .await
+            .map_err(|error| Failed { event_type, error })
+    }
+
+    async fn store(
+        &self,
+        meta: &EventMeta,
+        mut events: Vec<DomainEvent>,
+        event_type: &'static str,
+    ) -> Result<Processed, HandleError> {
+        let derived = self.keywords.derive(&events, meta.received_at);
+        events.extend(derived);
+        // "The opt-out is recorded even if the rest of the handling fails."
+        consent::record(&self.repo, meta.provider, &events).await?;
+
         let mut client = self.repo.client().await?;
         let tx = client.transaction().await?;
         let applied = apply(&tx, meta, &events).await?;
@@ -50,6 +85,7 @@ impl Router {
             event_type,
             outcome,
             applied,
+            events,
         })
     }
 

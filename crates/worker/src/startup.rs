@@ -1,6 +1,7 @@
 //! Builds the worker: pool, migrations, consumer, probe server.
 
 use crate::config::Settings;
+use crate::consent::Keywords;
 use crate::consumer::Consumer;
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -53,8 +54,15 @@ impl Worker {
             prefetch: settings.prefetch,
             publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
-            router: Router::new(repo),
+            router: Router::new(
+                repo,
+                Keywords {
+                    opt_out: settings.opt_out_keywords.clone(),
+                    opt_in: settings.opt_in_keywords.clone(),
+                },
+            ),
             metrics,
+            queue_metrics_interval: Duration::from_secs(settings.queue_metrics_interval_secs),
         });
         Ok(Worker {
             consumer,

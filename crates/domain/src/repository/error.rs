@@ -31,7 +31,11 @@ impl From<tokio_postgres::Error> for RepoError {
             // No SQL state: the connection broke or timed out.
             return RepoError::Unavailable(Box::new(e));
         };
-        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        // A lock wait cut short by `lock_timeout` is a conflict like a
+        // deadlock: the other transaction will finish, a retry can succeed.
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::LOCK_NOT_AVAILABLE
         {
             return RepoError::Conflict(e);
         }

@@ -24,16 +24,50 @@ RETURNING id, address";
 const INSERT_MESSAGES: &str = "
 INSERT INTO messages (provider, provider_message_id, line_id, direction, from_address,
                       to_address, contact_id, kind, body, content, context, status,
-                      status_rank, sent_at, received_at, raw)
+                      status_rank, status_at, sent_at, received_at, raw)
 SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.contact_id, t.kind,
-       t.body, t.content, t.context, t.status, t.status_rank, t.sent_at, $2, t.raw
+       t.body, t.content, t.context,
+       CASE WHEN s.rank > t.status_rank THEN s.state ELSE t.status END,
+       GREATEST(t.status_rank, COALESCE(s.rank, 0)),
+       CASE WHEN s.rank > t.status_rank THEN s.occurred_at END,
+       t.sent_at, $2, t.raw
 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
             $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[], $14::int2[],
             $15::timestamptz[], $16::jsonb[])
      AS t(id, line, direction, from_address, to_address, contact_id, kind, body, content,
           context, status, status_rank, sent_at, raw)
+LEFT JOIN LATERAL (
+    SELECT ms.state, ms.rank, ms.occurred_at
+    FROM message_statuses ms
+    WHERE ms.provider = $1 AND ms.provider_message_id = t.id
+    ORDER BY ms.rank DESC
+    LIMIT 1
+) s ON true
 ON CONFLICT (provider, provider_message_id) DO NOTHING
 RETURNING provider_message_id";
+
+// A transaction-scoped advisory lock per message id, taken in a fixed order.
+// A message and a status for it handled at the same moment by two workers
+// would otherwise each miss the other's uncommitted row (the status finds no
+// message to update, the message finds no status to apply).
+const LOCK_MESSAGES: &str = "
+SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || ids.id, 0)))
+FROM (SELECT DISTINCT id FROM UNNEST($2::text[]) AS u(id) ORDER BY id) AS ids";
+
+/// Serialises work on the given messages until the transaction ends (one
+/// statement for the whole batch).
+pub async fn lock_messages(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    ids: &[&str],
+) -> Result<(), RepoError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare_cached(LOCK_MESSAGES).await?;
+    tx.query_one(&stmt, &[&provider.as_str(), &ids]).await?;
+    Ok(())
+}
 
 /// A message to store, with the line it arrived on.
 #[derive(Debug, Clone, Copy)]

@@ -4,15 +4,26 @@
 //! store everything one event causes, plus its audit row, atomically.
 
 pub mod audit;
+mod calls;
+mod contacts;
+pub mod dead_letters;
 mod error;
 pub mod forwarding;
+mod lines;
 mod messages;
 mod migrate;
+mod reactions;
+mod statuses;
 
+pub use calls::store_calls;
+pub use contacts::{apply_consents, upsert_provider_contacts};
 pub use deadpool_postgres::Client;
 pub use error::RepoError;
-pub use messages::{insert_messages, upsert_contacts, StoredMessage};
+pub use lines::{insert_account_events, upsert_line_status};
+pub use messages::{insert_messages, lock_messages, upsert_contacts, StoredMessage};
 pub use migrate::migrate;
+pub use reactions::upsert_reactions;
+pub use statuses::store_statuses;
 
 use deadpool_postgres::Pool;
 

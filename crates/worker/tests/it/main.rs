@@ -1,6 +1,18 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
+mod consent;
+mod dead_letters;
+mod domain_events;
 mod end_to_end;
+mod fixtures;
 mod forwarding;
+mod handlers;
+mod helpers;
+mod idempotency;
+mod meta_fixtures;
+mod metrics;
 mod migrations;
 mod observability;
+mod retries;
+mod shutdown;
+mod statuses;

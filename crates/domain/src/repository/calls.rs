@@ -1,0 +1,126 @@
+//! Calls: every lifecycle event kept once, and each call's latest state.
+
+use super::RepoError;
+use crate::event::Call;
+use crate::provider::Provider;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const INSERT_CALL_EVENTS: &str = "
+INSERT INTO call_events (provider, provider_call_id, event, occurred_at, data)
+SELECT $1, t.id, t.event, t.occurred_at, t.data
+FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+     AS t(id, event, occurred_at, data)
+ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
+
+// Facts (parties, start and end times) are filled in whenever an event knows
+// them; the status and last event follow the newest event only, so a late
+// `call.ringing` does not undo `call.completed`.
+const UPSERT_CALLS: &str = "
+INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
+                   status, started_at, completed_at, last_event, last_event_at)
+SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.started_at,
+       t.completed_at, t.event, t.occurred_at
+FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::timestamptz[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+     AS t(id, line, direction, from_address, to_address, status, started_at, completed_at,
+          event, occurred_at)
+ON CONFLICT (provider, provider_call_id) DO UPDATE
+   SET line_id = COALESCE(EXCLUDED.line_id, calls.line_id),
+       direction = COALESCE(EXCLUDED.direction, calls.direction),
+       from_address = COALESCE(EXCLUDED.from_address, calls.from_address),
+       to_address = COALESCE(EXCLUDED.to_address, calls.to_address),
+       started_at = COALESCE(EXCLUDED.started_at, calls.started_at),
+       completed_at = COALESCE(EXCLUDED.completed_at, calls.completed_at),
+       status = CASE WHEN EXCLUDED.last_event_at >= calls.last_event_at
+                     THEN COALESCE(EXCLUDED.status, calls.status)
+                     ELSE COALESCE(calls.status, EXCLUDED.status) END,
+       last_event = CASE WHEN EXCLUDED.last_event_at >= calls.last_event_at
+                         THEN EXCLUDED.last_event ELSE calls.last_event END,
+       last_event_at = GREATEST(EXCLUDED.last_event_at, calls.last_event_at),
+       updated_at = now()";
+
+/// Stores a batch of call events (two statements, however many calls).
+pub async fn store_calls(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    calls: &[(Option<&str>, &Call)],
+) -> Result<(), RepoError> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = calls
+        .iter()
+        .map(|(_, c)| c.provider_call_id.as_str())
+        .collect();
+    let events: Vec<&str> = calls.iter().map(|(_, c)| c.event.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = calls.iter().map(|(_, c)| c.occurred_at).collect();
+    let data: Vec<&Value> = calls.iter().map(|(_, c)| &c.data).collect();
+    let stmt = tx.prepare_cached(INSERT_CALL_EVENTS).await?;
+    tx.execute(&stmt, &[&provider.as_str(), &ids, &events, &times, &data])
+        .await?;
+
+    // One row per call: later events' facts win, earlier ones fill gaps.
+    let mut merged: BTreeMap<&str, (Option<&str>, Call)> = BTreeMap::new();
+    let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
+    ordered.sort_by_key(|(_, c)| c.occurred_at);
+    for (line, call) in ordered {
+        match merged.get_mut(call.provider_call_id.as_str()) {
+            None => {
+                merged.insert(&call.provider_call_id, (*line, (*call).clone()));
+            }
+            Some((l, acc)) => {
+                *l = line.or(*l);
+                acc.event.clone_from(&call.event);
+                acc.occurred_at = call.occurred_at;
+                acc.direction = call.direction.or(acc.direction);
+                acc.from_address = call.from_address.clone().or(acc.from_address.take());
+                acc.to_address = call.to_address.clone().or(acc.to_address.take());
+                acc.status = call.status.clone().or(acc.status.take());
+                acc.started_at = call.started_at.or(acc.started_at);
+                acc.completed_at = call.completed_at.or(acc.completed_at);
+            }
+        }
+    }
+    let rows: Vec<&(Option<&str>, Call)> = merged.values().collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|(_, c)| c.provider_call_id.as_str())
+        .collect();
+    let lines: Vec<Option<&str>> = rows.iter().map(|(l, _)| *l).collect();
+    let directions: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, c)| c.direction.map(|d| d.as_str()))
+        .collect();
+    let froms: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, c)| c.from_address.as_deref())
+        .collect();
+    let tos: Vec<Option<&str>> = rows.iter().map(|(_, c)| c.to_address.as_deref()).collect();
+    let statuses: Vec<Option<&str>> = rows.iter().map(|(_, c)| c.status.as_deref()).collect();
+    let started: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, c)| c.started_at).collect();
+    let completed: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, c)| c.completed_at).collect();
+    let events: Vec<&str> = rows.iter().map(|(_, c)| c.event.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|(_, c)| c.occurred_at).collect();
+    let stmt = tx.prepare_cached(UPSERT_CALLS).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &provider.as_str(),
+            &ids,
+            &lines,
+            &directions,
+            &froms,
+            &tos,
+            &statuses,
+            &started,
+            &completed,
+            &events,
+            &times,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Consent (opt-out state on `contacts`) and provider-side contact records.
+
+use super::RepoError;
+use crate::event::{ConsentChange, ContactChange};
+use crate::provider::Provider;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+// Creates the contact if it is new; a decision older than the one stored
+// changes nothing, so redeliveries and late arrivals are harmless.
+const APPLY_CONSENTS: &str = "
+INSERT INTO contacts (provider, address, opted_out, consent_changed_at, consent_keyword,
+                      consent_message_id)
+SELECT $1, t.address, t.opted_out, t.changed_at, t.keyword, t.message_id
+FROM UNNEST($2::text[], $3::bool[], $4::timestamptz[], $5::text[], $6::text[])
+     AS t(address, opted_out, changed_at, keyword, message_id)
+ON CONFLICT (provider, address) DO UPDATE
+   SET opted_out = EXCLUDED.opted_out,
+       consent_changed_at = EXCLUDED.consent_changed_at,
+       consent_keyword = EXCLUDED.consent_keyword,
+       consent_message_id = EXCLUDED.consent_message_id,
+       updated_at = now()
+ WHERE contacts.consent_changed_at IS NULL
+    OR contacts.consent_changed_at <= EXCLUDED.consent_changed_at";
+
+const UPSERT_PROVIDER_CONTACTS: &str = "
+INSERT INTO provider_contacts (provider, provider_contact_id, deleted, data, changed_at)
+SELECT $1, t.id, t.deleted, t.data, t.changed_at
+FROM UNNEST($2::text[], $3::bool[], $4::jsonb[], $5::timestamptz[])
+     AS t(id, deleted, data, changed_at)
+ON CONFLICT (provider, provider_contact_id) DO UPDATE
+   SET deleted = EXCLUDED.deleted,
+       data = EXCLUDED.data,
+       changed_at = EXCLUDED.changed_at,
+       updated_at = now()
+ WHERE provider_contacts.changed_at <= EXCLUDED.changed_at";
+
+/// Records opt-outs and opt-ins in one statement; the newest decision per
+/// contact wins.
+pub async fn apply_consents(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    changes: &[&ConsentChange],
+) -> Result<(), RepoError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut newest: BTreeMap<&str, &ConsentChange> = BTreeMap::new();
+    for c in changes {
+        let entry = newest.entry(c.address.as_str()).or_insert(c);
+        if c.occurred_at >= entry.occurred_at {
+            *entry = c;
+        }
+    }
+    let rows: Vec<&ConsentChange> = newest.into_values().collect();
+    let addresses: Vec<&str> = rows.iter().map(|c| c.address.as_str()).collect();
+    let opted: Vec<bool> = rows.iter().map(|c| c.opted_out).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|c| c.occurred_at).collect();
+    let keywords: Vec<&str> = rows.iter().map(|c| c.keyword.as_str()).collect();
+    let messages: Vec<&str> = rows
+        .iter()
+        .map(|c| c.provider_message_id.as_str())
+        .collect();
+    let stmt = tx.prepare_cached(APPLY_CONSENTS).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &provider.as_str(),
+            &addresses,
+            &opted,
+            &times,
+            &keywords,
+            &messages,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores provider contact records in one statement; only newer changes apply.
+pub async fn upsert_provider_contacts(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    changes: &[&ContactChange],
+) -> Result<(), RepoError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut newest: BTreeMap<&str, &ContactChange> = BTreeMap::new();
+    for c in changes {
+        let entry = newest.entry(c.provider_contact_id.as_str()).or_insert(c);
+        if c.occurred_at >= entry.occurred_at {
+            *entry = c;
+        }
+    }
+    let rows: Vec<&ContactChange> = newest.into_values().collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|c| c.provider_contact_id.as_str())
+        .collect();
+    let deleted: Vec<bool> = rows.iter().map(|c| c.action == "deleted").collect();
+    let data: Vec<&Value> = rows.iter().map(|c| &c.data).collect();
+    let times: Vec<DateTime<Utc>> = rows.iter().map(|c| c.occurred_at).collect();
+    let stmt = tx.prepare_cached(UPSERT_PROVIDER_CONTACTS).await?;
+    tx.execute(&stmt, &[&provider.as_str(), &ids, &deleted, &data, &times])
+        .await?;
+    Ok(())
+}

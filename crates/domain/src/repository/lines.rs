@@ -1,0 +1,90 @@
+//! Line connection states and account-level events.
+
+use super::RepoError;
+use crate::event::{AccountEvent, LineStatus};
+use crate::provider::Provider;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+// Only a change at least as new as the stored one applies.
+const UPSERT_LINE_STATUS: &str = "
+INSERT INTO line_status (provider, line_id, status, changed_at, data)
+SELECT $1, t.line, t.status, t.changed_at, t.data
+FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+     AS t(line, status, changed_at, data)
+ON CONFLICT (provider, line_id) DO UPDATE
+   SET status = EXCLUDED.status,
+       changed_at = EXCLUDED.changed_at,
+       data = EXCLUDED.data,
+       updated_at = now()
+ WHERE line_status.changed_at <= EXCLUDED.changed_at";
+
+const INSERT_ACCOUNT_EVENTS: &str = "
+INSERT INTO account_events (provider, line_id, field, event, event_key, occurred_at, data)
+SELECT $1, t.line, t.field, t.event, t.event_key, t.occurred_at, t.data
+FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
+     AS t(line, field, event, event_key, occurred_at, data)
+ON CONFLICT (provider, event_key) DO NOTHING";
+
+/// Stores line states in one statement (the newest per line in the batch).
+pub async fn upsert_line_status(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    changes: &[(&str, &LineStatus)],
+) -> Result<(), RepoError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut newest: BTreeMap<&str, &LineStatus> = BTreeMap::new();
+    for (line, s) in changes {
+        let entry = newest.entry(line).or_insert(s);
+        if s.occurred_at >= entry.occurred_at {
+            *entry = s;
+        }
+    }
+    let lines: Vec<&str> = newest.keys().copied().collect();
+    let statuses: Vec<&str> = newest.values().map(|s| s.status.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = newest.values().map(|s| s.occurred_at).collect();
+    let data: Vec<&Value> = newest.values().map(|s| &s.data).collect();
+    let stmt = tx.prepare_cached(UPSERT_LINE_STATUS).await?;
+    tx.execute(
+        &stmt,
+        &[&provider.as_str(), &lines, &statuses, &times, &data],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores account events in one statement, once each by event key.
+pub async fn insert_account_events(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    events: &[(Option<&str>, &AccountEvent)],
+) -> Result<(), RepoError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<Option<&str>> = events.iter().map(|(l, _)| *l).collect();
+    let fields: Vec<&str> = events.iter().map(|(_, e)| e.field.as_str()).collect();
+    let names: Vec<Option<&str>> = events.iter().map(|(_, e)| e.event.as_deref()).collect();
+    let keys: Vec<&str> = events.iter().map(|(_, e)| e.event_key.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|(_, e)| e.occurred_at).collect();
+    let data: Vec<&Value> = events.iter().map(|(_, e)| &e.data).collect();
+    let stmt = tx.prepare_cached(INSERT_ACCOUNT_EVENTS).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &provider.as_str(),
+            &lines,
+            &fields,
+            &names,
+            &keys,
+            &times,
+            &data,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Reactions: stored against the message they react to; a removal clears the emoji.
+
+use crate::error::HandleError;
+use deadpool_postgres::Transaction;
+use inlet_domain::envelope::EventMeta;
+use inlet_domain::event::Reaction;
+use inlet_domain::repository::upsert_reactions;
+
+/// Stores a batch of reactions (one statement).
+pub async fn store(
+    tx: &Transaction<'_>,
+    meta: &EventMeta,
+    reactions: &[&Reaction],
+) -> Result<usize, HandleError> {
+    if reactions.is_empty() {
+        return Ok(0);
+    }
+    if reactions.iter().any(|r| r.from_address.is_empty()) {
+        // The reactor is part of the key: without it the row cannot be placed.
+        return Err(HandleError::Permanent("reaction without a reactor".into()));
+    }
+    upsert_reactions(tx, meta.provider, reactions).await?;
+    Ok(reactions.len())
+}

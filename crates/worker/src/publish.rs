@@ -1,0 +1,185 @@
+//! Publishes stored events downstream as [`PublishedEvent`] JSON on the
+//! `inlet.domain` topic exchange, routing key = event type.
+//!
+//! Called by the consumer after the commit and before the ack: if a publish
+//! fails the delivery is requeued, storage absorbs the redelivery and the
+//! events are published again under the same ids (at least once).
+
+use futures::future::join_all;
+use inlet_domain::broker::PublishError;
+use inlet_domain::envelope::EventMeta;
+use inlet_domain::event::{DomainEvent, EventBody, PublishedEvent};
+use lapin::options::BasicPublishOptions;
+use lapin::publisher_confirm::Confirmation;
+use lapin::{BasicProperties, Channel};
+use std::time::Duration;
+
+/// An id that is the same every time the same effect is published, so
+/// downstream consumers can deduplicate: hex SHA-256 over provider, type, the
+/// provider's ids and the state.
+pub fn stable_id(event: &DomainEvent) -> String {
+    let key = match &event.body {
+        EventBody::Message(m) => m.provider_message_id.clone(),
+        EventBody::Status(s) => format!("{}|{}", s.provider_message_id, s.state.as_str()),
+        // Meta reuses a reaction's id for its removal: the emoji tells them apart.
+        EventBody::Reaction(r) => format!(
+            "{}|{}",
+            r.provider_event_id,
+            r.emoji.as_deref().unwrap_or_default()
+        ),
+        EventBody::Call(c) => format!("{}|{}", c.provider_call_id, c.event),
+        EventBody::Contact(c) => format!(
+            "{}|{}|{}",
+            c.provider_contact_id,
+            c.action,
+            c.occurred_at.timestamp_millis()
+        ),
+        EventBody::Consent(c) => format!("{}|{}", c.provider_message_id, c.opted_out),
+        EventBody::LineStatus(s) => format!(
+            "{}|{}|{}",
+            event.line_id.as_deref().unwrap_or_default(),
+            s.status,
+            s.occurred_at.timestamp_millis()
+        ),
+        EventBody::Account(a) => a.event_key.clone(),
+    };
+    let text = format!("{}|{}|{key}", event.provider.as_str(), event.event_type());
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+}
+
+/// Wraps a stored event with its id and the raw event's facts.
+pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
+    PublishedEvent {
+        id: stable_id(event),
+        event_type: event.event_type().to_owned(),
+        provider: event.provider,
+        line_id: event.line_id.clone(),
+        received_at: meta.received_at,
+        correlation_id: meta.correlation_id.clone(),
+        data: event.clone(),
+    }
+}
+
+/// Publishes every event and waits for all the confirms (publishing them all
+/// first, so a batch of 1000 costs one confirm wait, not 1000).
+///
+/// Not mandatory: nobody may be bound to a routing key, and an unrouted domain
+/// event is not a failure.
+pub async fn domain_events(
+    channel: &Channel,
+    exchange: &str,
+    meta: &EventMeta,
+    events: &[DomainEvent],
+    timeout: Duration,
+) -> Result<(), PublishError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let publish_all = async {
+        let mut confirms = Vec::with_capacity(events.len());
+        for event in events {
+            let message = published(meta, event);
+            let body = serde_json::to_vec(&message).map_err(|_| PublishError::Nacked)?;
+            let properties = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into())
+                .with_message_id(message.id.as_str().into())
+                .with_correlation_id(meta.correlation_id.as_str().into())
+                .with_type(message.event_type.as_str().into());
+            let confirm = channel
+                .basic_publish(
+                    exchange,
+                    event.event_type(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties,
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        for confirmation in join_all(confirms).await {
+            match confirmation? {
+                Confirmation::Ack(_) => {}
+                Confirmation::Nack(_) | Confirmation::NotRequested => {
+                    return Err(PublishError::Nacked)
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, publish_all)
+        .await
+        .map_err(|_| PublishError::Timeout)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable_id;
+    use chrono::{DateTime, Utc};
+    use inlet_domain::event::{DeliveryState, DomainEvent, EventBody, StatusUpdate};
+    use inlet_domain::Provider;
+    use serde_json::json;
+
+    fn status(state: DeliveryState, at: i64) -> DomainEvent {
+        DomainEvent {
+            provider: Provider::Meta,
+            line_id: Some("L1".into()),
+            body: EventBody::Status(StatusUpdate {
+                provider_message_id: "wamid.1".into(),
+                state,
+                occurred_at: DateTime::<Utc>::from_timestamp(at, 0).expect("valid"),
+                recipient: None,
+                errors: None,
+                billing: None,
+                raw: json!({"t": at}),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_same_effect_always_gets_the_same_id_and_another_state_another() {
+        let read = stable_id(&status(DeliveryState::Read, 1));
+        assert_eq!(read, stable_id(&status(DeliveryState::Read, 2)));
+        assert_ne!(read, stable_id(&status(DeliveryState::Delivered, 1)));
+        assert_eq!(read.len(), 64);
+    }
+
+    #[test]
+    fn a_published_message_reads_back_as_it_was_written() {
+        use super::published;
+        use inlet_domain::event::{Direction, Message};
+        let event = DomainEvent {
+            provider: Provider::Meta,
+            line_id: Some("L1".into()),
+            body: EventBody::Message(Message {
+                provider_message_id: "wamid.1".into(),
+                direction: Direction::Inbound,
+                from_address: Some("1".into()),
+                to_address: None,
+                contact: None,
+                kind: "text".into(),
+                body: Some("hi".into()),
+                content: json!({"body": "hi"}),
+                context: None,
+                status: None,
+                sent_at: None,
+                raw: json!({}),
+            }),
+        };
+        let meta = inlet_domain::envelope::EventMeta {
+            provider: Provider::Meta,
+            line: None,
+            line_unknown: false,
+            source: None,
+            received_at: DateTime::<Utc>::from_timestamp(0, 0).expect("valid"),
+            dedup_key: "d".into(),
+            correlation_id: "c".into(),
+            attempt: 1,
+        };
+        let message = published(&meta, &event);
+        let json = serde_json::to_vec(&message).expect("serialises");
+        let back: inlet_domain::event::PublishedEvent =
+            serde_json::from_slice(&json).expect("deserialises");
+        assert_eq!(back, message);
+    }
+}

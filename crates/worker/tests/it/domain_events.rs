@@ -1,0 +1,182 @@
+//! Stored events are announced on the `inlet.domain` topic exchange.
+
+use crate::fixtures::meta_text;
+use crate::helpers::{envelope, spawn_worker, TestWorker, WAIT};
+use inlet_domain::event::{EventBody, PublishedEvent};
+use inlet_domain::Provider;
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+
+/// Declares a queue of the test's own bound to `routing_key` on the domain exchange.
+async fn bind(worker: &TestWorker, routing_key: &str) -> String {
+    let topology = worker.broker.topology();
+    let queue = format!("{}listener.{routing_key}", topology.prefix());
+    let channel = &worker.broker.channel;
+    channel
+        .queue_declare(
+            &queue,
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("listener queue");
+    channel
+        .queue_bind(
+            &queue,
+            &topology.domain_exchange(),
+            routing_key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    queue
+}
+
+/// Waits for the next event on `queue`.
+async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
+    let channel = &worker.broker.channel;
+    let delivery = inlet_testkit::eventually(WAIT, || async {
+        channel
+            .basic_get(queue, BasicGetOptions::default())
+            .await
+            .expect("basic.get")
+            .map(|m| m.delivery)
+    })
+    .await
+    .expect("a domain event arrives");
+    delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .expect("acked");
+    serde_json::from_slice(&delivery.data).expect("a PublishedEvent")
+}
+
+#[tokio::test]
+async fn a_stored_inbound_message_is_published_as_message_received_under_a_stable_id() {
+    let worker = spawn_worker().await;
+    let queue = bind(&worker, "message.received").await;
+    let meta = envelope(Provider::Meta);
+    let body = meta_text("wamid.pub", "16505551234", "hello there", 1_749_416_383);
+
+    worker.publish(&meta, &body).await;
+    let first = next(&worker, &queue).await;
+    assert_eq!(first.event_type, "message.received");
+    assert_eq!(first.provider, Provider::Meta);
+    assert_eq!(first.correlation_id, meta.correlation_id);
+    let EventBody::Message(message) = &first.data.body else {
+        panic!("not a message: {first:?}");
+    };
+    assert_eq!(message.provider_message_id, "wamid.pub");
+    assert_eq!(message.body.as_deref(), Some("hello there"));
+
+    // A redelivery stores nothing new but is announced again, same id.
+    worker.publish(&meta, &body).await;
+    let second = next(&worker, &queue).await;
+    assert_eq!(second.id, first.id);
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
+
+    let _ = worker
+        .broker
+        .channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await;
+    worker.finish().await;
+}
+
+#[tokio::test]
+async fn an_opt_out_is_published_as_contact_opted_out() {
+    let worker = spawn_worker().await;
+    let queue = bind(&worker, "contact.opted_out").await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.stop.pub",
+            "16505550000",
+            "Stop",
+            1_749_416_383,
+        ))
+        .await;
+    let event = next(&worker, &queue).await;
+    assert_eq!(event.event_type, "contact.opted_out");
+    let EventBody::Consent(consent) = &event.data.body else {
+        panic!("not a consent change: {event:?}");
+    };
+    assert_eq!(consent.address, "16505550000");
+    assert_eq!(consent.keyword, "STOP");
+    let _ = worker
+        .broker
+        .channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await;
+    worker.finish().await;
+}
+
+#[tokio::test]
+async fn a_worker_whose_publisher_channel_breaks_renews_its_session_and_keeps_publishing() {
+    let worker = spawn_worker().await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.before",
+            "16505551234",
+            "one",
+            1_749_416_383,
+        ))
+        .await;
+    worker
+        .wait_for_count("SELECT count(*) FROM webhook_events", 1)
+        .await;
+    // Publishing to a missing exchange is a channel error: the publisher
+    // channel closes under the worker.
+    let exchange = worker.broker.topology().domain_exchange();
+    worker
+        .broker
+        .channel
+        .exchange_delete(&exchange, lapin::options::ExchangeDeleteOptions::default())
+        .await
+        .expect("exchange deleted");
+    worker
+        .publish_meta(&meta_text(
+            "wamid.during",
+            "16505551234",
+            "two",
+            1_749_416_384,
+        ))
+        .await;
+
+    // The renewed session declares the topology again.
+    let back = inlet_testkit::eventually(WAIT, || async {
+        worker.exchange_exists(&exchange).await.then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "the domain exchange was never declared again"
+    );
+    let queue = bind(&worker, "message.received").await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.after",
+            "16505551234",
+            "three",
+            1_749_416_385,
+        ))
+        .await;
+    let mut seen = Vec::new();
+    while !seen.contains(&"wamid.after".to_owned()) {
+        let event = next(&worker, &queue).await;
+        if let EventBody::Message(m) = event.data.body {
+            seen.push(m.provider_message_id);
+        }
+    }
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 3)
+        .await;
+    let _ = worker
+        .broker
+        .channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await;
+    worker.finish().await;
+}

@@ -1,0 +1,265 @@
+//! Handlers on the real repository, with events built directly (every kind,
+//! whichever provider will send it): each write idempotent, newest wins.
+
+use crate::helpers::envelope;
+use chrono::{DateTime, Utc};
+use inlet_domain::event::{
+    AccountEvent, Call, ContactChange, DeliveryState, Direction, DomainEvent, EventBody,
+    LineStatus, Message, Reaction, StatusUpdate,
+};
+use inlet_domain::Provider;
+use inlet_testkit::TestDb;
+use inlet_worker::handlers::apply;
+use serde_json::json;
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600 + secs, 0).expect("valid time")
+}
+
+fn event(provider: Provider, body: EventBody) -> DomainEvent {
+    DomainEvent {
+        provider,
+        line_id: Some("L1".into()),
+        body,
+    }
+}
+
+fn outbound(id: &str) -> DomainEvent {
+    event(
+        Provider::Bridge,
+        EventBody::Message(Message {
+            provider_message_id: id.into(),
+            direction: Direction::Outbound,
+            from_address: Some("15550783881".into()),
+            to_address: Some("16505551234".into()),
+            contact: None,
+            kind: "text".into(),
+            body: Some("hi".into()),
+            content: json!({"body": "hi"}),
+            context: None,
+            status: Some(DeliveryState::Sent),
+            sent_at: Some(at(0)),
+            raw: json!({}),
+        }),
+    )
+}
+
+fn status(id: &str, state: DeliveryState, secs: i64) -> DomainEvent {
+    event(
+        Provider::Bridge,
+        EventBody::Status(StatusUpdate {
+            provider_message_id: id.into(),
+            state,
+            occurred_at: at(secs),
+            recipient: None,
+            errors: None,
+            billing: None,
+            raw: json!({"state": state.as_str()}),
+        }),
+    )
+}
+
+/// Applies `events` in one transaction, as the router does.
+async fn store(db: &TestDb, provider: Provider, events: &[DomainEvent]) {
+    let mut client = db.client().await.expect("client");
+    let tx = client.transaction().await.expect("transaction");
+    apply(&tx, &envelope(provider), events)
+        .await
+        .expect("events applied");
+    tx.commit().await.expect("commit");
+}
+
+async fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(db: &TestDb, sql: &str) -> T {
+    let client = db.client().await.expect("client");
+    client.query_one(sql, &[]).await.expect(sql).get(0)
+}
+
+#[tokio::test]
+async fn delivery_states_only_move_forward_whatever_their_order() {
+    use DeliveryState::*;
+    let cases: &[(&[DeliveryState], DeliveryState)] = &[
+        (&[Delivered, Read], Read),
+        (&[Read, Delivered], Read),
+        (&[Read], Read),
+        (&[Failed], Failed),
+        (&[Failed, Delivered], Delivered),
+        (&[Delivered, Failed], Delivered),
+        (&[Played, Read, Delivered], Played),
+        (&[Deleted, Read], Deleted),
+    ];
+    let db = TestDb::new().await.expect("db");
+    for (n, (states, want)) in cases.iter().enumerate() {
+        // Once with the message stored first, once with every status first.
+        for message_first in [true, false] {
+            let id = format!("m{n}-{message_first}");
+            if message_first {
+                store(&db, Provider::Bridge, &[outbound(&id)]).await;
+            }
+            for (i, s) in states.iter().enumerate() {
+                store(&db, Provider::Bridge, &[status(&id, *s, i as i64)]).await;
+            }
+            if !message_first {
+                store(&db, Provider::Bridge, &[outbound(&id)]).await;
+            }
+            let got: String = one(
+                &db,
+                &format!("SELECT status FROM messages WHERE provider_message_id = '{id}'"),
+            )
+            .await;
+            assert_eq!(
+                got,
+                want.as_str(),
+                "{states:?}, message first: {message_first}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_status_batch_with_several_states_of_one_message_keeps_the_highest() {
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Bridge, &[outbound("b1")]).await;
+    let batch = [
+        status("b1", DeliveryState::Read, 2),
+        status("b1", DeliveryState::Delivered, 1),
+        status("b1", DeliveryState::Read, 2),
+    ];
+    store(&db, Provider::Bridge, &batch).await;
+    let got: String = one(&db, "SELECT status FROM messages").await;
+    assert_eq!(got, "read");
+    let history: i64 = one(&db, "SELECT count(*) FROM message_statuses").await;
+    assert_eq!(history, 2);
+}
+
+fn reaction(id: &str, emoji: Option<&str>, secs: i64) -> DomainEvent {
+    event(
+        Provider::Meta,
+        EventBody::Reaction(Reaction {
+            provider_event_id: id.into(),
+            target_message_id: "wamid.target".into(),
+            from_address: "16505551234".into(),
+            emoji: emoji.map(str::to_owned),
+            occurred_at: at(secs),
+            raw: json!({}),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_reaction_removal_clears_the_emoji_and_an_older_reaction_does_not_return() {
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Meta, &[reaction("r1", Some("👍"), 1)]).await;
+    store(&db, Provider::Meta, &[reaction("r2", None, 2)]).await;
+    store(&db, Provider::Meta, &[reaction("r1", Some("👍"), 1)]).await;
+    let emoji: Option<String> = one(&db, "SELECT emoji FROM reactions").await;
+    assert_eq!(emoji, None);
+    store(&db, Provider::Meta, &[reaction("r3", Some("❤️"), 3)]).await;
+    let emoji: Option<String> = one(&db, "SELECT emoji FROM reactions").await;
+    assert_eq!(emoji.as_deref(), Some("❤️"));
+    let rows: i64 = one(&db, "SELECT count(*) FROM reactions").await;
+    assert_eq!(rows, 1);
+}
+
+fn call(event_name: &str, status: &str, secs: i64) -> DomainEvent {
+    event(
+        Provider::OpenPhone,
+        EventBody::Call(Call {
+            provider_call_id: "AC1".into(),
+            event: event_name.into(),
+            direction: Some(Direction::Inbound),
+            from_address: Some("+16505551234".into()),
+            to_address: None,
+            status: Some(status.into()),
+            started_at: (event_name == "call.completed").then(|| at(0)),
+            completed_at: (event_name == "call.completed").then(|| at(secs)),
+            occurred_at: at(secs),
+            data: json!({"event": event_name}),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_late_ringing_event_does_not_undo_a_completed_call() {
+    let db = TestDb::new().await.expect("db");
+    store(
+        &db,
+        Provider::OpenPhone,
+        &[call("call.completed", "completed", 60)],
+    )
+    .await;
+    store(
+        &db,
+        Provider::OpenPhone,
+        &[call("call.ringing", "ringing", 0)],
+    )
+    .await;
+    store(
+        &db,
+        Provider::OpenPhone,
+        &[call("call.ringing", "ringing", 0)],
+    )
+    .await;
+    let status: String = one(&db, "SELECT status FROM calls").await;
+    assert_eq!(status, "completed");
+    let events: i64 = one(&db, "SELECT count(*) FROM call_events").await;
+    assert_eq!(events, 2);
+    let started: Option<DateTime<Utc>> = one(&db, "SELECT started_at FROM calls").await;
+    assert_eq!(started, Some(at(0)));
+}
+
+fn line(status: &str, secs: i64) -> DomainEvent {
+    event(
+        Provider::Bridge,
+        EventBody::LineStatus(LineStatus {
+            status: status.into(),
+            occurred_at: at(secs),
+            data: json!({"status": status}),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn only_a_newer_line_status_replaces_the_stored_one() {
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Bridge, &[line("connected", 10)]).await;
+    store(&db, Provider::Bridge, &[line("disconnected", 5)]).await;
+    let status: String = one(&db, "SELECT status FROM line_status WHERE line_id = 'L1'").await;
+    assert_eq!(status, "connected");
+    store(&db, Provider::Bridge, &[line("disconnected", 20)]).await;
+    let status: String = one(&db, "SELECT status FROM line_status WHERE line_id = 'L1'").await;
+    assert_eq!(status, "disconnected");
+}
+
+#[tokio::test]
+async fn provider_contacts_and_account_events_are_stored_once() {
+    let db = TestDb::new().await.expect("db");
+    let contact = |action: &str, secs: i64| {
+        event(
+            Provider::OpenPhone,
+            EventBody::Contact(ContactChange {
+                provider_contact_id: "CT1".into(),
+                action: action.into(),
+                occurred_at: at(secs),
+                data: json!({"firstName": "Ada"}),
+            }),
+        )
+    };
+    let account = event(
+        Provider::Meta,
+        EventBody::Account(AccountEvent {
+            field: "message_template_status_update".into(),
+            event: Some("APPROVED".into()),
+            event_key: "k1".into(),
+            occurred_at: at(0),
+            data: json!({"event": "APPROVED"}),
+        }),
+    );
+    store(&db, Provider::OpenPhone, &[contact("deleted", 2)]).await;
+    store(&db, Provider::OpenPhone, &[contact("updated", 1)]).await;
+    store(&db, Provider::Meta, &[account.clone(), account.clone()]).await;
+    store(&db, Provider::Meta, &[account]).await;
+    let deleted: bool = one(&db, "SELECT deleted FROM provider_contacts").await;
+    assert!(deleted, "an older update must not revive a deleted contact");
+    let accounts: i64 = one(&db, "SELECT count(*) FROM account_events").await;
+    assert_eq!(accounts, 1);
+}

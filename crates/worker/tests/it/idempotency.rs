@@ -1,0 +1,50 @@
+//! Exactly-once effects: redeliveries change nothing, batches store everything.
+
+use crate::fixtures::{meta_batch, meta_text};
+use crate::helpers::{envelope, spawn_worker};
+use inlet_domain::Provider;
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_is_stored_once() {
+    let worker = spawn_worker().await;
+    let meta = envelope(Provider::Meta);
+    let body = meta_text("wamid.twice", "16505551234", "hello", 1_749_416_383);
+
+    worker.publish(&meta, &body).await;
+    worker.publish(&meta, &body).await;
+
+    worker
+        .wait_for_count(
+            "SELECT attempts::int8 FROM webhook_events WHERE outcome = 'processed'",
+            1,
+        )
+        .await;
+    // Both deliveries are consumed before the counts are read.
+    let queue = worker.broker.topology().work_queue();
+    let drained = inlet_testkit::eventually(crate::helpers::WAIT, || async {
+        (worker.ready(&queue).await == 0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "work queue never drained");
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 1)
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM contacts").await, 1);
+    assert_eq!(worker.count("SELECT count(*) FROM webhook_events").await, 1);
+    worker.finish().await;
+}
+
+#[tokio::test]
+async fn a_meta_batch_of_many_messages_is_stored_in_one_go() {
+    let worker = spawn_worker().await;
+    worker.publish_meta(&meta_batch("wamid.batch", 500)).await;
+
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 500)
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM contacts").await, 500);
+    let events = "SELECT count(*) FROM webhook_events \
+                  WHERE outcome = 'processed' AND event_type = 'message.received'";
+    assert_eq!(worker.count(events).await, 1);
+    worker.finish().await;
+}

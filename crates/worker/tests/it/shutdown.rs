@@ -1,0 +1,59 @@
+//! A worker stopped with deliveries in flight loses nothing and doubles nothing.
+
+use crate::fixtures::meta_text;
+use crate::helpers::{spawn_worker, TableLock, WAIT};
+
+#[tokio::test]
+async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
+    let mut worker = spawn_worker().await;
+    worker.stop().await;
+    // No in-flight time at shutdown: whatever is unacked is abandoned.
+    worker.settings.shutdown_timeout_secs = 0;
+    // Hold storage up so that the worker's deliveries are all in flight.
+    let lock = TableLock::messages(&worker.db).await;
+    worker.start().await;
+
+    let total: u32 = 60;
+    for i in 0..total {
+        let body = meta_text(
+            &format!("wamid.stop.{i}"),
+            "16505551234",
+            "hi",
+            1_749_416_383,
+        );
+        worker.publish_meta(&body).await;
+    }
+    let queue = worker.broker.topology().work_queue();
+    let taken = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await < total).then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "the worker never took deliveries");
+    worker.stop().await;
+    lock.release().await;
+
+    worker.settings.shutdown_timeout_secs = 5;
+    worker.start().await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", i64::from(total))
+        .await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            i64::from(total),
+        )
+        .await;
+    let drained = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await == 0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "work queue never drained");
+    assert_eq!(
+        worker
+            .count("SELECT count(DISTINCT provider_message_id) FROM messages")
+            .await,
+        i64::from(total)
+    );
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    worker.finish().await;
+}
