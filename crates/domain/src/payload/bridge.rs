@@ -19,8 +19,8 @@ use super::json::{addresses, digest, first_str, pick, str_of};
 use super::DecodeError;
 use crate::envelope::EventMeta;
 use crate::event::{
-    rfc3339, AccountEvent, Contact, DeliveryState, Direction, DomainEvent, EventBody, LineStatus,
-    Message, StatusUpdate,
+    rfc3339, unix_seconds, AccountEvent, Contact, DeliveryState, Direction, DomainEvent, EventBody,
+    LineStatus, Message, StatusUpdate,
 };
 use crate::provider::Provider;
 use chrono::{DateTime, Utc};
@@ -104,7 +104,11 @@ fn message(
         content: data.clone(),
         context: pick(&data, &["quoted", "context", "reply_to"]),
         status: (direction == Direction::Outbound).then_some(DeliveryState::Sent),
-        sent_at: Some(occurred_at),
+        // The bridge may stamp the message itself (Unix seconds or RFC 3339).
+        sent_at: data
+            .get("timestamp")
+            .and_then(|t| unix_seconds(t).or_else(|| rfc3339(t)))
+            .or(Some(occurred_at)),
         raw: data,
     })
 }

@@ -34,6 +34,18 @@ fn bridge_events_decode_with_the_url_line_unless_the_body_names_one() {
                 json!("2026-01-01T00:00:00Z"),
             ),
             (
+                "bridge/message_received_stamped",
+                0,
+                "/sent_at",
+                json!("2025-12-31T23:50:00Z"),
+            ),
+            (
+                "bridge/message_received_stamped",
+                0,
+                "/body",
+                json!("sent earlier"),
+            ),
+            (
                 "bridge/message_failed",
                 0,
                 "/errors/error",

@@ -307,3 +307,26 @@ fn a_batch_of_two_entries_with_two_changes_each_yields_every_item_on_its_line() 
     .collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn out_of_band_errors_and_a_reaction_naming_no_message_are_kept_not_rejected() {
+    let errors = decode_fixture(Provider::Meta, None, "meta/value_errors");
+    let line = crate::fixtures::summary(&errors[0]);
+    assert!(
+        line.starts_with("account messages.errors event=- key="),
+        "{line}"
+    );
+    assert!(line.ends_with("line=106540352242922"), "{line}");
+    assert_fields(
+        Provider::Meta,
+        &[("meta/value_errors", 0, "/data/0/code", json!(131000))],
+    );
+    assert_summaries(
+        Provider::Meta,
+        None,
+        &[(
+            "meta/reaction_without_target",
+            &["message inbound reaction id=wamid.ODDREACTION from=16505551234 to=15550783881 contact=16505551234/-/- body=🔥 status=- line=106540352242922"],
+        )],
+    );
+}
