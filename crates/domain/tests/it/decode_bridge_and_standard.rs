@@ -21,42 +21,12 @@ fn bridge_events_decode_with_the_url_line_unless_the_body_names_one() {
     assert_fields(
         Provider::Bridge,
         &[
-            (
-                "bridge/message_received_media",
-                0,
-                "/content/media/mime_type",
-                json!("image/jpeg"),
-            ),
-            (
-                "bridge/message_received",
-                0,
-                "/sent_at",
-                json!("2026-01-01T00:00:00Z"),
-            ),
-            (
-                "bridge/message_received_stamped",
-                0,
-                "/sent_at",
-                json!("2025-12-31T23:50:00Z"),
-            ),
-            (
-                "bridge/message_received_stamped",
-                0,
-                "/body",
-                json!("sent earlier"),
-            ),
-            (
-                "bridge/message_failed",
-                0,
-                "/errors/error",
-                json!("not on WhatsApp"),
-            ),
-            (
-                "bridge/connection_status",
-                0,
-                "/data/reason",
-                json!("logged out"),
-            ),
+            ("bridge/message_received_media", 0, "/content/media/mime_type", json!("image/jpeg")),
+            ("bridge/message_received", 0, "/sent_at", json!("2026-01-01T00:00:00Z")),
+            ("bridge/message_received_stamped", 0, "/sent_at", json!("2025-12-31T23:50:00Z")),
+            ("bridge/message_received_stamped", 0, "/body", json!("sent earlier")),
+            ("bridge/message_failed", 0, "/errors/error", json!("not on WhatsApp")),
+            ("bridge/connection_status", 0, "/data/reason", json!("logged out")),
         ],
     );
 }
@@ -78,32 +48,16 @@ fn a_standard_webhook_is_an_account_event_named_after_its_source_and_type() {
         Provider::Standard,
         None,
         &[
-            (
-                "standard/invoice_paid",
-                &["account billing.invoice.paid event=invoice.paid key=dedup-1 line=-"],
-            ),
-            (
-                "standard/no_type",
-                &["account billing.event event=event key=dedup-1 line=-"],
-            ),
+            ("standard/invoice_paid", &["account billing.invoice.paid event=invoice.paid key=dedup-1 line=-"]),
+            ("standard/no_type", &["account billing.event event=event key=dedup-1 line=-"]),
         ],
     );
     assert_fields(
         Provider::Standard,
         &[
             ("standard/invoice_paid", 0, "/data/data/amount", json!(4200)),
-            (
-                "standard/invoice_paid",
-                0,
-                "/occurred_at",
-                json!("2026-01-01T00:00:00Z"),
-            ),
-            (
-                "standard/no_type",
-                0,
-                "/occurred_at",
-                json!("2026-01-01T00:00:00Z"),
-            ),
+            ("standard/invoice_paid", 0, "/occurred_at", json!("2026-01-01T00:00:00Z")),
+            ("standard/no_type", 0, "/occurred_at", json!("2026-01-01T00:00:00Z")),
         ],
     );
 }

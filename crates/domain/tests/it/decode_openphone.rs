@@ -25,42 +25,12 @@ fn received_messages_keep_media_recipients_and_conversation() {
     assert_fields(
         Provider::OpenPhone,
         &[
-            (
-                "openphone/message_received",
-                0,
-                "/content/media/0/type",
-                json!("image/jpeg"),
-            ),
-            (
-                "openphone/message_received",
-                0,
-                "/context/conversationId",
-                json!("CN78ba0373683c48fd8fd96bc836c51f79"),
-            ),
-            (
-                "openphone/message_received",
-                0,
-                "/sent_at",
-                json!("2022-01-23T16:55:52.420Z"),
-            ),
-            (
-                "openphone/message_received_v3_group",
-                0,
-                "/content/recipients",
-                json!(["+18885550101", "+18885550102"]),
-            ),
-            (
-                "openphone/message_received_v4",
-                0,
-                "/context/contactIds/0",
-                json!("6824dfb69aee85c132b7dg65"),
-            ),
-            (
-                "openphone/message_received_2026_full",
-                0,
-                "/content/recipients",
-                json!(["+15550002222"]),
-            ),
+            ("openphone/message_received", 0, "/content/media/0/type", json!("image/jpeg")),
+            ("openphone/message_received", 0, "/context/conversationId", json!("CN78ba0373683c48fd8fd96bc836c51f79")),
+            ("openphone/message_received", 0, "/sent_at", json!("2022-01-23T16:55:52.420Z")),
+            ("openphone/message_received_v3_group", 0, "/content/recipients", json!(["+18885550101", "+18885550102"])),
+            ("openphone/message_received_v4", 0, "/context/contactIds/0", json!("6824dfb69aee85c132b7dg65")),
+            ("openphone/message_received_2026_full", 0, "/content/recipients", json!(["+15550002222"])),
         ],
     );
 }
@@ -88,18 +58,8 @@ fn a_delivery_or_failure_report_yields_the_outbound_message_then_its_status() {
     assert_fields(
         Provider::OpenPhone,
         &[
-            (
-                "openphone/message_failed",
-                1,
-                "/errors/errorCode",
-                json!("30007"),
-            ),
-            (
-                "openphone/message_failed",
-                1,
-                "/errors/errorMessage",
-                json!("Carrier filtered"),
-            ),
+            ("openphone/message_failed", 1, "/errors/errorCode", json!("30007")),
+            ("openphone/message_failed", 1, "/errors/errorMessage", json!("Carrier filtered")),
         ],
     );
 }
@@ -126,42 +86,12 @@ fn every_call_event_is_a_call_keyed_by_its_call_id() {
     assert_fields(
         Provider::OpenPhone,
         &[
-            (
-                "openphone/call_completed",
-                0,
-                "/data/voicemail/duration",
-                json!(7),
-            ),
-            (
-                "openphone/call_completed",
-                0,
-                "/started_at",
-                json!("2022-01-24T19:21:59.545Z"),
-            ),
-            (
-                "openphone/call_completed",
-                0,
-                "/completed_at",
-                json!("2022-01-24T19:22:19Z"),
-            ),
-            (
-                "openphone/call_completed",
-                0,
-                "/occurred_at",
-                json!("2022-01-24T19:22:25.427Z"),
-            ),
-            (
-                "openphone/call_summary_completed",
-                0,
-                "/data/summary/0",
-                json!("Customer asked about pricing."),
-            ),
-            (
-                "openphone/call_transcript_completed",
-                0,
-                "/data/dialogue/0/content",
-                json!("Hello"),
-            ),
+            ("openphone/call_completed", 0, "/data/voicemail/duration", json!(7)),
+            ("openphone/call_completed", 0, "/started_at", json!("2022-01-24T19:21:59.545Z")),
+            ("openphone/call_completed", 0, "/completed_at", json!("2022-01-24T19:22:19Z")),
+            ("openphone/call_completed", 0, "/occurred_at", json!("2022-01-24T19:22:25.427Z")),
+            ("openphone/call_summary_completed", 0, "/data/summary/0", json!("Customer asked about pricing.")),
+            ("openphone/call_transcript_completed", 0, "/data/dialogue/0/content", json!("Hello")),
         ],
     );
 }
@@ -172,18 +102,9 @@ fn contact_events_are_contact_changes_and_unknown_types_are_kept() {
         Provider::OpenPhone,
         None,
         &[
-            (
-                "openphone/contact_updated",
-                &["contact updated id=CT123 at=2022-01-25T00:00:00.100+00:00 line=-"],
-            ),
-            (
-                "openphone/contact_deleted",
-                &["contact deleted id=CT123 at=2022-01-26T00:00:00+00:00 line=-"],
-            ),
-            (
-                "openphone/task_created",
-                &["account task.created event=- key=EVtask1 line=-"],
-            ),
+            ("openphone/contact_updated", &["contact updated id=CT123 at=2022-01-25T00:00:00.100+00:00 line=-"]),
+            ("openphone/contact_deleted", &["contact deleted id=CT123 at=2022-01-26T00:00:00+00:00 line=-"]),
+            ("openphone/task_created", &["account task.created event=- key=EVtask1 line=-"]),
         ],
     );
     assert_fields(
