@@ -181,7 +181,8 @@ fn message(
             &["conversationId", "userId", "contactIds", "phoneNumberId"],
         ),
         status,
-        sent_at: parts.time("createdAt"),
+        // The 2026-03-30 resource may carry no time: the event's is the best left.
+        sent_at: parts.time("createdAt").or(Some(parts.occurred_at)),
         raw: parts.resource.clone(),
     })
 }

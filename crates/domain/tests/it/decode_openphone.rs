@@ -31,6 +31,8 @@ fn received_messages_keep_media_recipients_and_conversation() {
             ("openphone/message_received_v3_group", 0, "/content/recipients", json!(["+18885550101", "+18885550102"])),
             ("openphone/message_received_v4", 0, "/context/contactIds/0", json!("6824dfb69aee85c132b7dg65")),
             ("openphone/message_received_2026_full", 0, "/content/recipients", json!(["+15550002222"])),
+            ("openphone/message_received_2026_full", 0, "/sent_at", json!("2026-01-01T00:00:00.500Z")),
+            ("openphone/message_received_2026", 0, "/sent_at", json!("2026-01-01T00:00:00Z")),
         ],
     );
 }
