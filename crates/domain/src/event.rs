@@ -118,6 +118,10 @@ pub struct Message {
     /// The customer behind the message, upserted before the message is stored.
     pub contact: Option<Contact>,
     /// `text`, `image`, `audio`, ..., or the provider's type name for others.
+    ///
+    /// Serialised as `message_kind`: `kind` is [`EventBody`]'s tag, and a
+    /// flattened [`DomainEvent`] with two `kind` keys would not read back.
+    #[serde(rename = "message_kind")]
     pub kind: String,
     /// Human-readable text: the text body, a caption, a chosen reply's title.
     pub body: Option<String>,

@@ -6,7 +6,9 @@
 //! - [`envelope`]: how a raw webhook travels over AMQP (body untouched, facts in headers).
 //! - [`broker`]: the RabbitMQ topology, declared idempotently by either binary.
 //! - [`payload`]: each provider's envelope, decoded into [`event`] types.
-//! - [`event`]: normalised domain events (messages, statuses, reactions, calls, ...).
+//! - [`event`]: normalised domain events (messages, statuses, reactions, calls, ...), with
+//!   `DomainEvent::stable_id` (in `event_id.rs`).
+//! - [`consent`]: opt-out/opt-in keyword recognition.
 //! - [`repository`]: every SQL statement, and the migrations.
 //! - [`settings`]: settings sections shared by the binaries and the one loader.
 //! - [`telemetry`]: logging set-up.
@@ -14,8 +16,10 @@
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a cancellation token.
 
 pub mod broker;
+pub mod consent;
 pub mod envelope;
 pub mod event;
+mod event_id;
 pub mod forward;
 pub mod payload;
 pub mod provider;

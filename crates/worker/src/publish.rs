@@ -8,49 +8,16 @@
 use futures::future::join_all;
 use inlet_domain::broker::PublishError;
 use inlet_domain::envelope::EventMeta;
-use inlet_domain::event::{DomainEvent, EventBody, PublishedEvent};
+use inlet_domain::event::{DomainEvent, PublishedEvent};
 use lapin::options::BasicPublishOptions;
 use lapin::publisher_confirm::Confirmation;
 use lapin::{BasicProperties, Channel};
 use std::time::Duration;
 
-/// An id that is the same every time the same effect is published, so
-/// downstream consumers can deduplicate: hex SHA-256 over provider, type, the
-/// provider's ids and the state.
-pub fn stable_id(event: &DomainEvent) -> String {
-    let key = match &event.body {
-        EventBody::Message(m) => m.provider_message_id.clone(),
-        EventBody::Status(s) => format!("{}|{}", s.provider_message_id, s.state.as_str()),
-        // Meta reuses a reaction's id for its removal: the emoji tells them apart.
-        EventBody::Reaction(r) => format!(
-            "{}|{}",
-            r.provider_event_id,
-            r.emoji.as_deref().unwrap_or_default()
-        ),
-        EventBody::Call(c) => format!("{}|{}", c.provider_call_id, c.event),
-        EventBody::Contact(c) => format!(
-            "{}|{}|{}",
-            c.provider_contact_id,
-            c.action,
-            c.occurred_at.timestamp_millis()
-        ),
-        EventBody::Consent(c) => format!("{}|{}", c.provider_message_id, c.opted_out),
-        EventBody::LineStatus(s) => format!(
-            "{}|{}|{}",
-            event.line_id.as_deref().unwrap_or_default(),
-            s.status,
-            s.occurred_at.timestamp_millis()
-        ),
-        EventBody::Account(a) => a.event_key.clone(),
-    };
-    let text = format!("{}|{}|{key}", event.provider.as_str(), event.event_type());
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
-}
-
 /// Wraps a stored event with its id and the raw event's facts.
 pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
     PublishedEvent {
-        id: stable_id(event),
+        id: event.stable_id(),
         event_type: event.event_type().to_owned(),
         provider: event.provider,
         line_id: event.line_id.clone(),
@@ -114,35 +81,10 @@ pub async fn domain_events(
 
 #[cfg(test)]
 mod tests {
-    use super::stable_id;
     use chrono::{DateTime, Utc};
-    use inlet_domain::event::{DeliveryState, DomainEvent, EventBody, StatusUpdate};
+    use inlet_domain::event::{DomainEvent, EventBody};
     use inlet_domain::Provider;
     use serde_json::json;
-
-    fn status(state: DeliveryState, at: i64) -> DomainEvent {
-        DomainEvent {
-            provider: Provider::Meta,
-            line_id: Some("L1".into()),
-            body: EventBody::Status(StatusUpdate {
-                provider_message_id: "wamid.1".into(),
-                state,
-                occurred_at: DateTime::<Utc>::from_timestamp(at, 0).expect("valid"),
-                recipient: None,
-                errors: None,
-                billing: None,
-                raw: json!({"t": at}),
-            }),
-        }
-    }
-
-    #[test]
-    fn the_same_effect_always_gets_the_same_id_and_another_state_another() {
-        let read = stable_id(&status(DeliveryState::Read, 1));
-        assert_eq!(read, stable_id(&status(DeliveryState::Read, 2)));
-        assert_ne!(read, stable_id(&status(DeliveryState::Delivered, 1)));
-        assert_eq!(read.len(), 64);
-    }
 
     #[test]
     fn a_published_message_reads_back_as_it_was_written() {
