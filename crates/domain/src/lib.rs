@@ -14,6 +14,7 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`forward`]: forwarding events to customers' endpoints (URL policy, body, queue).
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a cancellation token.
+//! - [`supervise`]: the reconnect loop of long-lived broker sessions.
 
 pub mod broker;
 pub mod consent;
@@ -27,6 +28,7 @@ pub mod repository;
 pub mod settings;
 pub mod shutdown;
 pub mod signature;
+pub mod supervise;
 pub mod telemetry;
 
 pub use provider::Provider;

@@ -11,9 +11,9 @@ use inlet_domain::broker::{
     connect, persistent_properties, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY,
 };
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::supervise::reconnect_delay;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
-use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -136,7 +136,7 @@ async fn supervise(
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
-                let delay = backoff(failures);
+                let delay = reconnect_delay(failures);
                 tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Cannot reach the broker.");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -191,10 +191,4 @@ async fn wait_until_broken(inner: &Inner, connection: &Connection, shutdown: &Ca
             return;
         }
     }
-}
-
-/// Capped exponential backoff with full jitter: 100 ms doubling to 5 s.
-fn backoff(failures: u32) -> Duration {
-    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
-    Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms))
 }

@@ -14,7 +14,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::Channel;
-use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -44,24 +43,7 @@ impl Consumer {
     /// Consumes until shutdown, reconnecting with capped, jittered backoff
     /// whenever the broker goes away.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
-        while !shutdown.is_cancelled() {
-            match self.session(&shutdown).await {
-                Ok(()) => failures = 0,
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
-                    let delay =
-                        Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms));
-                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Broker session failed; reconnecting.");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => {}
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
-        }
-        tracing::info!("Consumer stopped.");
+        inlet_domain::supervise::supervise("Consumer", &shutdown, || self.session(&shutdown)).await;
     }
 
     /// One connection's lifetime: returns when it breaks or on shutdown.

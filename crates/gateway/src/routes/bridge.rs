@@ -36,10 +36,7 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let registry = &state.senders.bridge;
-    let creds = match &line {
-        None => registry.unified(),
-        Some(id) => registry.line(id),
-    };
+    let creds = registry.route(line.as_deref());
     let result = match creds {
         None => Err(ApiError::NotFound),
         Some(creds) => {

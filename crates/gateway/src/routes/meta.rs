@@ -106,10 +106,7 @@ async fn accept(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let registry = &state.senders.meta;
-    let creds = match &line {
-        None => registry.unified(),
-        Some(id) => registry.line(id),
-    };
+    let creds = registry.route(line.as_deref());
     let result = match creds {
         None => Err(ApiError::NotFound),
         Some(creds) => {

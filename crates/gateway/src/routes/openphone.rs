@@ -82,10 +82,7 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let registry = &state.senders.openphone;
-    let creds = match &line {
-        None => registry.unified(),
-        Some(id) => registry.line(id),
-    };
+    let creds = registry.route(line.as_deref());
     let result = match creds {
         None => Err(ApiError::NotFound),
         Some(creds) => {

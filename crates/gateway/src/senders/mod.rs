@@ -123,6 +123,15 @@ impl<C: Credentials> Registry<C> {
         self.lines.get(id).or(self.insecure.as_ref())
     }
 
+    /// Credentials for a request on the unified route (`None`) or a line's
+    /// route (`Some(line)`); `None` answers 404.
+    pub fn route(&self, line: Option<&str>) -> Option<&C> {
+        match line {
+            None => self.unified(),
+            Some(id) => self.line(id),
+        }
+    }
+
     /// Whether the line named (from a URL or a body) should be marked
     /// unknown: some lines are configured, and this is not one of them.
     /// Single-line set-ups (no `[[lines]]`) never mark a line unknown.

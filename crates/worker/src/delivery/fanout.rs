@@ -13,7 +13,6 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -36,24 +35,10 @@ pub struct FanOut {
 impl FanOut {
     /// Consumes until shutdown, reconnecting with capped, jittered backoff.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
-        while !shutdown.is_cancelled() {
-            match self.session(&shutdown).await {
-                Ok(()) => failures = 0,
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
-                    let delay =
-                        Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms));
-                    tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Deliveries consumer session failed; reconnecting.");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => {}
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-            }
-        }
-        tracing::info!("Deliveries consumer stopped.");
+        inlet_domain::supervise::supervise("Deliveries consumer", &shutdown, || {
+            self.session(&shutdown)
+        })
+        .await;
     }
 
     async fn session(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
