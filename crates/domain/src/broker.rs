@@ -68,6 +68,22 @@ impl Topology {
         &self.prefix
     }
 
+    /// The queue type of the durable queues (work, dead letters, deliveries).
+    pub fn queue_type(&self) -> QueueType {
+        self.queue_type
+    }
+
+    /// The `x-queue-type` argument for a durable queue of this topology.
+    pub fn durable_args(&self) -> FieldTable {
+        let mut args = FieldTable::default();
+        let kind = match self.queue_type {
+            QueueType::Quorum => "quorum",
+            QueueType::Classic => "classic",
+        };
+        args.insert("x-queue-type".into(), text(kind));
+        args
+    }
+
     /// Exchange the gateway publishes raw events to.
     pub fn ingest_exchange(&self) -> String {
         format!("{}inlet.ingest", self.prefix)
@@ -186,16 +202,6 @@ impl Topology {
             .await?;
         }
         Ok(())
-    }
-
-    fn durable_args(&self) -> FieldTable {
-        let mut args = FieldTable::default();
-        let kind = match self.queue_type {
-            QueueType::Quorum => "quorum",
-            QueueType::Classic => "classic",
-        };
-        args.insert("x-queue-type".into(), text(kind));
-        args
     }
 
     async fn declare_queue(

@@ -8,7 +8,7 @@ use crate::broker::Topology;
 use lapin::options::{
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::FieldTable;
 use lapin::{Channel, ExchangeKind};
 
 /// Binding key: every domain event is a candidate for forwarding; endpoint
@@ -39,13 +39,9 @@ pub async fn declare_deliveries(
             FieldTable::default(),
         )
         .await?;
-    let mut args = FieldTable::default();
-    // Quorum: the queue holds events not yet fanned out, which must survive a
-    // broker node loss like the work queue does.
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString(LongString::from("quorum")),
-    );
+    // The work queue's type (quorum by default): the queue holds events not
+    // yet fanned out, which must survive a broker node loss like the work queue.
+    let args = topology.durable_args();
     let options = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
