@@ -46,7 +46,7 @@ bench *ARGS:
 # Fault injection at full length (stops RabbitMQ, PostgreSQL and Redis in turn: run it alone).
 chaos *ARGS:
     cargo build -p inlet-bench
-    target/debug/inlet-bench chaos {{ARGS}}; status=$?; bash scripts/ensure-services.sh; exit $status
+    status=0; target/debug/inlet-bench chaos {{ARGS}} || status=$?; bash scripts/ensure-services.sh; exit $status
 
 # A short cargo-fuzz run of every target (see fuzz/README.md).
 fuzz SECONDS="20":
