@@ -14,6 +14,9 @@ else
     export RUSTC_BOOTSTRAP=1
     fuzz=(cargo fuzz)
 fi
+# rustix 0.37 (pulled in through lapin's async-io) does not build on current
+# nightlies with its raw-syscall backend; its libc backend does.
+export RUSTFLAGS="${RUSTFLAGS:-} --cfg rustix_use_libc"
 for target in $("${fuzz[@]}" list); do
     echo "== $target ($seconds s)"
     mkdir -p "corpus/$target"

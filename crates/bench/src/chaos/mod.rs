@@ -119,6 +119,8 @@ pub struct ChaosReport {
     pub dead_lettered: u32,
     /// From the fault's end to every 200 stored (`None`: never, within the settle time).
     pub recovery: Option<Duration>,
+    /// From the end of the load to every 200 stored: the backlog left when load stopped.
+    pub drained: Option<Duration>,
     /// From the fault's end to the gateway's first 200 after it (`None`: no request after it).
     pub intake_recovery: Option<Duration>,
     /// Stored messages whose final status is not the highest one sent (duplicates scenario).
@@ -140,7 +142,7 @@ impl fmt::Display for ChaosReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "| {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.scenario,
             self.requests,
             self.ok,
@@ -155,13 +157,15 @@ impl fmt::Display for ChaosReport {
                 .map_or("-".to_owned(), |d| format!("{:.1} s", d.as_secs_f64())),
             self.recovery
                 .map_or("never".to_owned(), |d| format!("{:.1} s", d.as_secs_f64())),
+            self.drained
+                .map_or("never".to_owned(), |d| format!("{:.1} s", d.as_secs_f64())),
             if self.passed() { "pass" } else { "FAIL" },
         )
     }
 }
 
 /// The header of the table [`ChaosReport`]'s `Display` fills.
-pub const TABLE_HEADER: &str = "| scenario | requests | 200 | 503 | other | rows | missing | doubled | extra | dead-lettered | first 200 after fault | all 200s stored after fault | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| scenario | requests | 200 | 503 | other | rows | missing | doubled | extra | dead-lettered | first 200 after fault | all 200s stored after fault | backlog after load end | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// For the duplicates scenario: request `n` is step `n % 5` for message `n / 5`.
 fn duplicates_maker(signer: Arc<Signer>) -> MakeRequest {
@@ -250,6 +254,7 @@ async fn run_on(
     }
 
     let report = load.await??;
+    let load_end = Instant::now();
     if scenario == Scenario::Duplicates {
         // No fault: "recovery" is how long the backlog took to drain after the load.
         fault_end = Instant::now();
@@ -285,6 +290,7 @@ async fn run_on(
     })
     .await;
     let recovery = all_stored.map(|t| t.saturating_duration_since(fault_end));
+    let drained = all_stored.map(|t| t.saturating_duration_since(load_end));
     // The gateway is back when it answers 200 again after the fault.
     let first_ok_after = report
         .outcomes
@@ -328,6 +334,7 @@ async fn run_on(
         tally,
         dead_lettered,
         recovery,
+        drained,
         intake_recovery,
         status_regressions,
     })
