@@ -15,7 +15,12 @@ fn exe() -> PathBuf {
 
 async fn small(scenario: Scenario) -> ChaosReport {
     let label = format!("test-{scenario:?}-{}", uuid::Uuid::new_v4().simple());
-    let opts = ChaosOptions::small(exe(), &label);
+    let mut opts = ChaosOptions::small(exe(), &label);
+    if scenario == Scenario::StopRabbitmq {
+        // stop_app and start_app take seconds each: load must outlast them to
+        // see the gateway accept again.
+        opts.duration = std::time::Duration::from_secs(16);
+    }
     let report = run(scenario, &opts).await.expect("the scenario runs");
     eprintln!("{}\n{report}", inlet_bench::chaos::TABLE_HEADER);
     report
