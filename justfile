@@ -36,3 +36,18 @@ deploy-check:
 # Apply database migrations to INLET_DATABASE_URL.
 migrate:
     cargo run -q -p inlet-worker -- migrate
+
+# The benchmark (release build): HTTP floor, broker ceiling, gateway, worker, end to end. Never part of `test`.
+# Extra arguments go to `inlet-bench all`, e.g. `just bench --rss-secs 300`.
+bench *ARGS:
+    cargo build --release -p inlet-bench
+    target/release/inlet-bench all {{ARGS}}
+
+# Fault injection at full length (stops RabbitMQ, PostgreSQL and Redis in turn: run it alone).
+chaos *ARGS:
+    cargo build -p inlet-bench
+    status=0; target/debug/inlet-bench chaos {{ARGS}} || status=$?; bash scripts/ensure-services.sh; exit $status
+
+# A short cargo-fuzz run of every target (see fuzz/README.md).
+fuzz SECONDS="20":
+    bash scripts/fuzz.sh {{SECONDS}}

@@ -5,6 +5,7 @@ mod bridge;
 mod dedup;
 mod fixtures;
 mod helpers;
+mod hostile;
 mod limits;
 mod lines;
 mod meta;

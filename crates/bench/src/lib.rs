@@ -1,0 +1,22 @@
+//! Inlet's proof tools: numbers for "it is fast" and evidence for "it loses nothing".
+//!
+//! - [`bodies`]: unique, correctly signed webhooks for each sender.
+//! - [`load`]: the load generator (fixed rate with coordinated-omission
+//!   correction, or flat out) and its report (HDR histogram).
+//! - [`floor`]: the HTTP floor, an actix-web handler that only reads the body.
+//! - [`ceiling`]: the broker ceiling, confirmed persistent publishes straight to RabbitMQ.
+//! - [`serve`]: gateway or worker in a process of their own (`inlet-bench serve …`).
+//! - [`procs`]: starting, killing and measuring those processes.
+//! - [`stack`]: a broker namespace, a database and processes for one measurement.
+//! - [`suite`]: `inlet-bench all`, the four measurements of `just bench`.
+//! - [`chaos`]: fault-injection scenarios and their reconciliation.
+
+pub mod bodies;
+pub mod ceiling;
+pub mod chaos;
+pub mod floor;
+pub mod load;
+pub mod procs;
+pub mod serve;
+pub mod stack;
+pub mod suite;

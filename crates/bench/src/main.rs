@@ -1,0 +1,187 @@
+//! `inlet-bench`: load generator, benchmark suite, fault injection.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use inlet_bench::bodies::{Sender, Signer};
+use inlet_bench::chaos::{self, ChaosOptions, Scenario};
+use inlet_bench::load::{run, LoadPlan, Pace};
+use inlet_bench::serve::{serve, Service};
+use inlet_bench::stack::Launch;
+use inlet_bench::suite::{run_suite, SuiteOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "inlet-bench",
+    about = "Inlet's load generator, benchmark and fault injection"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send signed webhooks to a running gateway and report throughput and latency.
+    Load {
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Which sender's webhooks to send (the gateway must know the bench secrets).
+        #[arg(long, value_enum, default_value = "meta")]
+        provider: Sender,
+        /// Requests per second (latency from the intended send time); omit to go flat out.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Connections, and requests in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// The whole benchmark: floor, broker ceiling, gateway, worker, end to end.
+    All {
+        /// Seconds per measured phase.
+        #[arg(long, default_value_t = 15)]
+        duration: u64,
+        /// Connections for flat-out phases.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Publishes in flight for the broker ceiling.
+        #[arg(long, default_value_t = 256)]
+        in_flight: usize,
+        /// Messages pre-filled for the worker drain.
+        #[arg(long, default_value_t = 30_000)]
+        drain_messages: u64,
+        /// Seconds of the gateway memory run (0 skips it).
+        #[arg(long, default_value_t = 0)]
+        rss_secs: u64,
+        /// Extra `KEY=VALUE` settings for the gateway, e.g. to turn dedup on once it exists.
+        #[arg(long = "gateway-env", value_parser = parse_kv)]
+        gateway_env: Vec<(String, String)>,
+        /// Extra `KEY=VALUE` settings for the worker, e.g. `INLET_PREFETCH=128`.
+        #[arg(long = "worker-env", value_parser = parse_kv)]
+        worker_env: Vec<(String, String)>,
+    },
+    /// Fault injection: load, break something, reconcile every 200 against the database.
+    Chaos {
+        /// Scenarios to run (default: all).
+        #[arg(value_enum)]
+        scenarios: Vec<Scenario>,
+        /// Requests per second.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 40)]
+        duration: u64,
+        /// Seconds the fault lasts.
+        #[arg(long, default_value_t = 10)]
+        outage: u64,
+    },
+    /// Serve the gateway or the worker (settings from `INLET_*`, as their own binaries do).
+    Serve {
+        /// Which.
+        #[arg(value_enum)]
+        service: Service,
+    },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s}"))
+}
+
+fn launch(
+    label: &str,
+    gateway_env: Vec<(String, String)>,
+    worker_env: Vec<(String, String)>,
+) -> anyhow::Result<Launch> {
+    Ok(Launch {
+        exe: std::env::current_exe().context("locating this binary")?,
+        label: label.to_owned(),
+        gateway_env,
+        worker_env,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve { service } => serve(service).await,
+        Command::Load {
+            url,
+            provider,
+            rate,
+            concurrency,
+            duration,
+        } => {
+            let run_id = uuid::Uuid::new_v4().simple().to_string();
+            let signer = Arc::new(Signer::new(provider, &run_id[..12])?);
+            let plan = LoadPlan {
+                base_url: url,
+                concurrency,
+                pace: rate.map_or(Pace::FlatOut, Pace::Rate),
+                duration: Duration::from_secs(duration),
+                timeout: Duration::from_secs(30),
+                track: false,
+            };
+            let report = run(&plan, Arc::new(move |n| signer.request(n))).await?;
+            println!("{}", report.summary());
+            Ok(())
+        }
+        Command::All {
+            duration,
+            concurrency,
+            in_flight,
+            drain_messages,
+            rss_secs,
+            gateway_env,
+            worker_env,
+        } => {
+            run_suite(&SuiteOptions {
+                launch: launch("bench", gateway_env, worker_env)?,
+                duration: Duration::from_secs(duration),
+                concurrency,
+                in_flight,
+                drain_messages,
+                rss_duration: Duration::from_secs(rss_secs),
+            })
+            .await
+        }
+        Command::Chaos {
+            scenarios,
+            rate,
+            duration,
+            outage,
+        } => {
+            let scenarios = if scenarios.is_empty() {
+                Scenario::ALL.to_vec()
+            } else {
+                scenarios
+            };
+            let mut opts = ChaosOptions::small(std::env::current_exe()?, "chaos");
+            opts.rate = rate;
+            opts.duration = Duration::from_secs(duration);
+            opts.outage = Duration::from_secs(outage);
+            opts.settle = Duration::from_secs(180);
+            let mut failed = false;
+            let mut rows = Vec::new();
+            for scenario in scenarios {
+                eprintln!("running {scenario:?} ...");
+                let report = chaos::run(scenario, &opts).await?;
+                eprintln!("{report}");
+                failed |= !report.passed();
+                rows.push(report);
+            }
+            println!("{}", chaos::TABLE_HEADER);
+            for r in &rows {
+                println!("{r}");
+            }
+            anyhow::ensure!(!failed, "a scenario lost, doubled or dead-lettered events");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Throwaway services for one measurement: a broker namespace and a database
+//! of their own, and gateway/worker processes pointed at them.
+
+use crate::procs::{broker_env, free_port, gateway_secrets_env, wait_ready, Proc};
+use crate::serve::Service;
+use inlet_domain::broker::connect;
+use inlet_domain::settings::BrokerSettings;
+use inlet_testkit::TestDb;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A broker namespace `<label>.<uuid>.` with the topology declared.
+pub async fn broker_namespace(label: &str, delays: Vec<u64>) -> anyhow::Result<BrokerSettings> {
+    let settings = BrokerSettings {
+        amqp_url: inlet_testkit::amqp_url(),
+        topology_prefix: format!("{label}.{}.", uuid::Uuid::new_v4().simple()),
+        retry_delays_secs: delays,
+        ..BrokerSettings::default()
+    };
+    let connection = connect(&settings.amqp_url, "inlet-bench-setup").await?;
+    let channel = connection.create_channel().await?;
+    settings.topology().declare(&channel).await?;
+    let _ = connection.close(200, "declared").await;
+    Ok(settings)
+}
+
+/// Deletes every queue and exchange of a namespace (on a fresh connection:
+/// the one that declared it may not have survived a broker outage).
+pub async fn delete_namespace(settings: &BrokerSettings) -> anyhow::Result<()> {
+    let connection = connect(&settings.amqp_url, "inlet-bench-cleanup").await?;
+    let channel = connection.create_channel().await?;
+    settings.topology().delete(&channel).await?;
+    let _ = connection.close(200, "deleted").await;
+    Ok(())
+}
+
+/// What to start processes with.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// This binary (it serves gateway and worker).
+    pub exe: PathBuf,
+    /// A label for log file names.
+    pub label: String,
+    /// Extra `KEY=VALUE` variables for the gateway (e.g. dedup settings).
+    pub gateway_env: Vec<(String, String)>,
+    /// Extra variables for workers (e.g. `INLET_PREFETCH`).
+    pub worker_env: Vec<(String, String)>,
+}
+
+/// Starts a gateway process on a free port and waits until it is ready.
+pub async fn start_gateway(
+    launch: &Launch,
+    broker: &BrokerSettings,
+) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let mut env = broker_env(broker);
+    env.extend(gateway_secrets_env());
+    env.push(("INLET_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")));
+    env.extend(launch.gateway_env.iter().cloned());
+    let proc = Proc::spawn(&launch.exe, Service::Gateway, &env, &launch.label)?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/readyz"), Duration::from_secs(30)).await?;
+    Ok((proc, base))
+}
+
+/// Starts a worker process on `db`; `n` distinguishes its log file.
+pub fn start_worker(
+    launch: &Launch,
+    broker: &BrokerSettings,
+    db: &TestDb,
+    n: usize,
+) -> anyhow::Result<Proc> {
+    let mut env = broker_env(broker);
+    env.push((
+        "INLET_DATABASE_URL".into(),
+        db.settings.database_url.clone(),
+    ));
+    env.push(("INLET_WORKER_METRICS_ADDR".into(), "127.0.0.1:0".into()));
+    env.extend(launch.worker_env.iter().cloned());
+    Proc::spawn(
+        &launch.exe,
+        Service::Worker,
+        &env,
+        &format!("{}-{n}", launch.label),
+    )
+}
+
+/// Rows in `messages` whose provider id starts with `prefix`.
+pub async fn stored(db: &TestDb, prefix: &str) -> anyhow::Result<i64> {
+    let client = db.client().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM messages WHERE provider_message_id LIKE $1 || '%'",
+            &[&prefix],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -1,0 +1,320 @@
+//! `inlet-bench all`: the four measurements of `just bench`, one after the
+//! other on the same machine, and the ratios that make them comparable.
+
+use crate::bodies::{Sender, Signer};
+use crate::ceiling::{publish, PublishPlan};
+use crate::floor::Floor;
+use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
+use crate::stack::{
+    broker_namespace, delete_namespace, start_gateway, start_worker, stored, Launch,
+};
+use inlet_testkit::TestDb;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Knobs of a suite run.
+#[derive(Clone, Debug)]
+pub struct SuiteOptions {
+    /// How to start gateway and worker processes.
+    pub launch: Launch,
+    /// Length of each measured phase.
+    pub duration: Duration,
+    /// Connections for flat-out phases.
+    pub concurrency: usize,
+    /// Publishes in flight for the broker ceiling.
+    pub in_flight: usize,
+    /// Messages pre-filled for the worker drain.
+    pub drain_messages: u64,
+    /// Length of the gateway memory run (0 skips it).
+    pub rss_duration: Duration,
+}
+
+fn signer(sender: Sender) -> anyhow::Result<Arc<Signer>> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    Ok(Arc::new(Signer::new(sender, &run[..12])?))
+}
+
+fn maker(signer: &Arc<Signer>) -> MakeRequest {
+    let s = signer.clone();
+    Arc::new(move |n| s.request(n))
+}
+
+fn plan(base_url: &str, concurrency: usize, pace: Pace, duration: Duration) -> LoadPlan {
+    LoadPlan {
+        base_url: base_url.to_owned(),
+        concurrency,
+        pace,
+        duration,
+        timeout: Duration::from_secs(30),
+        track: false,
+    }
+}
+
+/// Runs everything and prints a summary.
+pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
+    println!(
+        "# inlet-bench: {} s phases, {} connections",
+        opts.duration.as_secs(),
+        opts.concurrency
+    );
+
+    // 1. The HTTP floor.
+    let floor = Floor::start(2)?;
+    let floor_report = run(
+        &plan(
+            &floor.base_url,
+            opts.concurrency,
+            Pace::FlatOut,
+            opts.duration,
+        ),
+        maker(&signer(Sender::Meta)?),
+    )
+    .await?;
+    floor.stop().await;
+    println!("floor    {}", floor_report.summary());
+
+    // 2. The broker ceiling.
+    let ceiling_ns = broker_namespace("bench", vec![1]).await?;
+    let ceiling = publish(
+        &PublishPlan {
+            amqp_url: ceiling_ns.amqp_url.clone(),
+            exchange: ceiling_ns.topology().ingest_exchange(),
+            channels: 4,
+            in_flight: opts.in_flight,
+            duration: opts.duration,
+            max_messages: u64::MAX,
+        },
+        signer(Sender::Meta)?,
+    )
+    .await?;
+    delete_namespace(&ceiling_ns).await?;
+    println!(
+        "broker   {:.0} confirmed/s ({} confirmed, {} failed, {} in flight)",
+        ceiling.per_sec(),
+        ceiling.confirmed,
+        ceiling.failed,
+        opts.in_flight
+    );
+
+    // 3. The gateway, flat out then at 80% of the ceiling.
+    let gw_ns = broker_namespace("bench", vec![1]).await?;
+    let (gateway, base) = start_gateway(&opts.launch, &gw_ns).await?;
+    let rss_before = gateway.rss_kib();
+    let flat = run(
+        &plan(&base, opts.concurrency, Pace::FlatOut, opts.duration),
+        maker(&signer(Sender::Meta)?),
+    )
+    .await?;
+    println!("gateway  flat out: {}", flat.summary());
+    let target_rate = 0.8 * ceiling.per_sec();
+    let paced = run(
+        &plan(
+            &base,
+            opts.concurrency,
+            Pace::Rate(target_rate),
+            opts.duration,
+        ),
+        maker(&signer(Sender::Meta)?),
+    )
+    .await?;
+    println!(
+        "gateway  at {target_rate:.0}/s (80% of ceiling): {}",
+        paced.summary()
+    );
+    let own_rate = 0.8 * flat.ok_per_sec();
+    let own = run(
+        &plan(&base, opts.concurrency, Pace::Rate(own_rate), opts.duration),
+        maker(&signer(Sender::Meta)?),
+    )
+    .await?;
+    println!(
+        "gateway  at {own_rate:.0}/s (80% of its own flat-out rate): {}",
+        own.summary()
+    );
+    println!(
+        "gateway  RSS {} KiB before, {} KiB after",
+        rss_before.unwrap_or(0),
+        gateway.rss_kib().unwrap_or(0)
+    );
+    if !opts.rss_duration.is_zero() {
+        rss_run(opts, &gateway, &base, flat.ok_per_sec() * 0.5).await?;
+    }
+    gateway.stop(Duration::from_secs(10)).await;
+    delete_namespace(&gw_ns).await?;
+
+    // 4. The worker: drain, then end-to-end at half the gateway's rate.
+    let (drain_rate, e2e) = worker_phase(opts, flat.ok_per_sec() * 0.5).await?;
+
+    println!();
+    println!("## summary");
+    println!("floor            {:.0} req/s", floor_report.ok_per_sec());
+    println!("broker ceiling   {:.0} msg/s", ceiling.per_sec());
+    println!(
+        "gateway          {:.0} accepted/s = {:.0}% of the broker ceiling (target >= 80%)",
+        flat.ok_per_sec(),
+        100.0 * flat.ok_per_sec() / ceiling.per_sec()
+    );
+    println!(
+        "gateway @80%     p99 {:.2} ms (target <= 10 ms), {} non-2xx",
+        paced.ms(0.99),
+        paced.non_2xx() + paced.errors
+    );
+    println!(
+        "gateway @80% own p99 {:.2} ms at {:.0}/s",
+        own.ms(0.99),
+        0.8 * flat.ok_per_sec()
+    );
+    println!(
+        "worker           {drain_rate:.0} events/s = {:.0}% of the gateway rate (target >= 100%)",
+        100.0 * drain_rate / flat.ok_per_sec()
+    );
+    println!("end to end @50%  {e2e}");
+    Ok(())
+}
+
+/// A long run at a steady rate, sampling the gateway's RSS every 10 s.
+async fn rss_run(
+    opts: &SuiteOptions,
+    gateway: &crate::procs::Proc,
+    base: &str,
+    rate: f64,
+) -> anyhow::Result<()> {
+    let pid = gateway.pid();
+    let samples = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
+    let sink = samples.clone();
+    let sampler = tokio::spawn(async move {
+        let start = Instant::now();
+        loop {
+            if let Some(kib) = pid.and_then(crate::procs::rss_kib) {
+                if let Ok(mut s) = sink.lock() {
+                    s.push((start.elapsed().as_secs(), kib));
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    let report = run(
+        &plan(base, opts.concurrency, Pace::Rate(rate), opts.rss_duration),
+        maker(&signer(Sender::Meta)?),
+    )
+    .await?;
+    sampler.abort();
+    println!("gateway  memory run at {rate:.0}/s: {}", report.summary());
+    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let line = samples
+        .iter()
+        .map(|(t, kib)| format!("{t}s:{}MiB", kib / 1024))
+        .collect::<Vec<_>>()
+        .join(" ");
+    println!("gateway  RSS every 10 s: {line}");
+    Ok(())
+}
+
+/// Drains a pre-filled queue into a fresh database, then measures receipt to
+/// commit through gateway and worker at `e2e_rate`.
+async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64, String)> {
+    let db = TestDb::new().await?;
+    let ns = broker_namespace("bench", vec![1, 5, 30]).await?;
+    let fill_signer = signer(Sender::Meta)?;
+    let filled = publish(
+        &PublishPlan {
+            amqp_url: ns.amqp_url.clone(),
+            exchange: ns.topology().ingest_exchange(),
+            channels: 4,
+            in_flight: opts.in_flight,
+            duration: Duration::from_secs(600),
+            max_messages: opts.drain_messages,
+        },
+        fill_signer.clone(),
+    )
+    .await?;
+    let prefix = fill_signer.id_prefix();
+    let worker = start_worker(&opts.launch, &ns, &db, 0)?;
+    let started = Instant::now();
+    // The clock starts at the first stored row, so start-up is not counted.
+    let mut first: Option<(Instant, i64)> = None;
+    let total = i64::try_from(filled.confirmed)?;
+    let done = loop {
+        let n = stored(&db, &prefix).await?;
+        if first.is_none() && n > 0 {
+            first = Some((Instant::now(), n));
+        }
+        if n >= total {
+            break Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            anyhow::bail!("the worker stored only {n} of {total} in 15 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (t1, n1) = first.unwrap_or((started, 0));
+    let drain_rate = (total - n1) as f64 / done.duration_since(t1).as_secs_f64();
+    println!(
+        "worker   drained {total} events: {drain_rate:.0} events/s (first row after {:.2} s)",
+        t1.duration_since(started).as_secs_f64()
+    );
+
+    let (gateway, base) = start_gateway(&opts.launch, &ns).await?;
+    // At half the gateway's rate (the target); and, when the worker is slower
+    // than that, also at half the worker's own rate, where there is no backlog.
+    let mut rates = vec![e2e_rate];
+    if drain_rate < e2e_rate {
+        rates.push(drain_rate * 0.5);
+    }
+    let mut lines = Vec::new();
+    for rate in rates {
+        let line = end_to_end(opts, &db, &base, rate).await?;
+        println!("worker   end to end {line}");
+        lines.push(line);
+    }
+    gateway.stop(Duration::from_secs(10)).await;
+    worker.stop(Duration::from_secs(30)).await;
+    delete_namespace(&ns).await?;
+    Ok((drain_rate, lines.join("\n                 ")))
+}
+
+/// Load through the gateway at `rate`, then receipt-to-commit percentiles of those rows.
+async fn end_to_end(
+    opts: &SuiteOptions,
+    db: &TestDb,
+    base: &str,
+    rate: f64,
+) -> anyhow::Result<String> {
+    let e2e_signer = signer(Sender::Meta)?;
+    let report: LoadReport = run(
+        &plan(base, opts.concurrency, Pace::Rate(rate), opts.duration),
+        maker(&e2e_signer),
+    )
+    .await?;
+    let e2e_prefix = e2e_signer.id_prefix();
+    let expected = i64::try_from(report.ok())?;
+    let stored_all = inlet_testkit::eventually(Duration::from_secs(120), || async {
+        (stored(db, &e2e_prefix).await.ok()? >= expected).then_some(())
+    })
+    .await
+    .is_some();
+    let client = db.client().await?;
+    // stored_at is now() of the worker's transaction, i.e. its start: the
+    // commit itself (a few ms at most) is not counted.
+    let row = client
+        .query_one(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),
+                    percentile_cont(0.999) WITHIN GROUP (ORDER BY d), max(d)
+             FROM (SELECT extract(epoch FROM stored_at - received_at)::float8 * 1000 AS d
+                   FROM messages WHERE provider_message_id LIKE $1 || '%') t",
+            &[&e2e_prefix],
+        )
+        .await?;
+    let pct = |i: usize| row.get::<_, Option<f64>>(i).unwrap_or(f64::NAN);
+    Ok(format!(
+        "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms)",
+        opts.duration.as_secs(),
+        report.summary(),
+        pct(0),
+        pct(1),
+        pct(2),
+        pct(3),
+        if stored_all { "" } else { " [NOT ALL STORED]" },
+    ))
+}
