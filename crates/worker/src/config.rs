@@ -49,7 +49,7 @@ impl Default for Settings {
             broker: BrokerSettings::default(),
             database: DatabaseSettings::default(),
             prefetch: 64,
-            batch_size: 16,
+            batch_size: 32,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,

@@ -1,5 +1,6 @@
 //! A throughput measurement, not a check: run it on a release build with
-//! `cargo test --release -p inlet-worker --test it throughput -- --ignored --nocapture`.
+//! `cargo test --release -p inlet-worker --test it throughput -- --ignored --nocapture
+//! --test-threads=1` (`INLET_PREFETCH`, `INLET_BATCH_SIZE` override the defaults).
 
 use crate::fixtures::meta_text;
 use crate::helpers::{envelope, spawn_on};
@@ -17,8 +18,14 @@ const EVENTS: usize = 20_000;
 /// it stores them.
 async fn drain_rate(senders: usize) {
     let broker = TestBroker::new().await.expect("broker namespace");
-    // Production's prefetch, not the tests' smaller one.
-    let mut worker = spawn_on(broker, |s| s.prefetch = Settings::default().prefetch).await;
+    // Production's defaults (not the tests' smaller prefetch), unless
+    // INLET_PREFETCH or INLET_BATCH_SIZE say otherwise.
+    let defaults = Settings::default();
+    let mut worker = spawn_on(broker, |s| {
+        s.prefetch = from_env("INLET_PREFETCH").unwrap_or(defaults.prefetch);
+        s.batch_size = from_env("INLET_BATCH_SIZE").unwrap_or(defaults.batch_size);
+    })
+    .await;
     worker.stop().await;
     let connection = connect(&worker.broker.settings.amqp_url, "inlet-bench")
         .await
@@ -63,6 +70,10 @@ async fn drain_rate(senders: usize) {
         EVENTS as f64 / secs
     );
     worker.finish().await;
+}
+
+fn from_env(name: &str) -> Option<u16> {
+    std::env::var(name).ok()?.parse().ok()
 }
 
 #[tokio::test(flavor = "multi_thread")]
