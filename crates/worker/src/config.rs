@@ -18,6 +18,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// `INLET_PREFETCH`: unacknowledged deliveries a worker holds (and processes concurrently).
     pub prefetch: u16,
+    /// `INLET_BATCH_SIZE`: most raw events stored in one transaction (1 turns batching off).
+    pub batch_size: u16,
     /// `INLET_WORKER_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served.
     pub worker_metrics_addr: String,
     /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for a broker confirm.
@@ -47,6 +49,7 @@ impl Default for Settings {
             broker: BrokerSettings::default(),
             database: DatabaseSettings::default(),
             prefetch: 64,
+            batch_size: 32,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
@@ -73,6 +76,12 @@ impl Settings {
         if self.prefetch == 0 {
             return Err(SettingsError::Bad {
                 name: "INLET_PREFETCH",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.batch_size == 0 {
+            return Err(SettingsError::Bad {
+                name: "INLET_BATCH_SIZE",
                 reason: "must be at least 1".into(),
             });
         }

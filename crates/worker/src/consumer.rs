@@ -3,7 +3,7 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::metrics::Metrics;
-use crate::router::{Failed, Router};
+use crate::router::{Failed, Processed, Router};
 use crate::{publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
@@ -27,6 +27,8 @@ pub struct Consumer {
     pub topology: Topology,
     /// Deliveries held (and processed) at once.
     pub prefetch: u16,
+    /// Most deliveries stored in one transaction.
+    pub batch_size: usize,
     /// Confirm wait for retry and dead-letter publishes.
     pub publish_timeout: Duration,
     /// How long in-flight events may take to finish at shutdown.
@@ -95,24 +97,29 @@ impl Consumer {
                 }
             }
         };
-        let drain =
-            consumer
-                .take_until(stop)
-                .for_each_concurrent(usize::from(self.prefetch), |delivery| {
-                    let (publisher, broken) = (&publisher, &broken);
-                    async move {
+        // Deliveries already received when a batch slot frees up form the
+        // next batch: with the slots bounded, batches fill up under load and
+        // an event arriving alone is handled at once.
+        let drain = consumer
+            .take_until(stop)
+            .ready_chunks(self.batch_size)
+            .for_each_concurrent(self.batches_in_flight(), |chunk| {
+                let (publisher, broken) = (&publisher, &broken);
+                async move {
+                    let mut deliveries = Vec::with_capacity(chunk.len());
+                    for delivery in chunk {
                         match delivery {
-                            Ok(delivery) => self.process(publisher, delivery).await,
+                            Ok(delivery) => deliveries.push(delivery),
                             Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
                         }
-                        if !publisher.status().connected() && !broken.is_cancelled() {
-                            tracing::warn!(
-                                "Publisher channel closed; renewing the broker session."
-                            );
-                            broken.cancel();
-                        }
                     }
-                });
+                    self.process_batch(publisher, deliveries).await;
+                    if !publisher.status().connected() && !broken.is_cancelled() {
+                        tracing::warn!("Publisher channel closed; renewing the broker session.");
+                        broken.cancel();
+                    }
+                }
+            });
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => {}
@@ -139,7 +146,7 @@ impl Consumer {
     /// Handles one delivery and settles it. Every path acks only after the
     /// effect (stored and published, retry scheduled, dead-lettered) is
     /// durable; if that fails the delivery is requeued, never dropped.
-    async fn process(&self, publisher: &Channel, delivery: Delivery) {
+    pub(crate) async fn process(&self, publisher: &Channel, delivery: Delivery) {
         let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
             Ok(meta) => meta,
             Err(error) => {
@@ -149,12 +156,7 @@ impl Consumer {
                 return;
             }
         };
-        let span = tracing::info_span!(
-            "event",
-            correlation_id = %meta.correlation_id,
-            provider = %meta.provider,
-            attempt = meta.attempt
-        );
+        let span = crate::batch::event_span(&meta);
         self.process_event(publisher, delivery, meta)
             .instrument(span)
             .await;
@@ -165,39 +167,8 @@ impl Consumer {
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
             Ok(done) => {
-                let exchange = self.topology.domain_exchange();
-                let published = publish::domain_events(
-                    publisher,
-                    &exchange,
-                    &meta,
-                    &done.events,
-                    self.publish_timeout,
-                )
-                .await;
-                if let Err(error) = published {
-                    // Stored but not announced: the redelivery stores nothing
-                    // new and publishes again under the same ids.
-                    tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");
-                    self.requeue(&delivery).await;
-                    return;
-                }
-                self.ack(&delivery).await;
-                let m = &self.metrics;
-                m.events
-                    .with_label_values(&[provider, done.event_type, done.outcome.as_str()])
-                    .inc();
-                m.handler_duration
-                    .with_label_values(&[done.event_type])
-                    .observe(started.elapsed().as_secs_f64());
-                let e2e = chrono::Utc::now() - meta.received_at;
-                m.end_to_end
-                    .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
-                tracing::debug!(
-                    event_type = done.event_type,
-                    outcome = done.outcome.as_str(),
-                    stored = done.applied.stored,
-                    "Event handled."
-                );
+                self.settle(publisher, &delivery, &meta, done, started)
+                    .await
             }
             Err(Failed { event_type, error })
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
@@ -240,6 +211,54 @@ impl Consumer {
                 self.dead_letter(publisher, &delivery, failed, &chain).await;
             }
         }
+    }
+
+    /// Publishes a stored event's domain events, then acks it and counts it.
+    pub(crate) async fn settle(
+        &self,
+        publisher: &Channel,
+        delivery: &Delivery,
+        meta: &EventMeta,
+        done: Processed,
+        started: Instant,
+    ) {
+        let exchange = self.topology.domain_exchange();
+        let published = publish::domain_events(
+            publisher,
+            &exchange,
+            meta,
+            &done.events,
+            self.publish_timeout,
+        )
+        .await;
+        if let Err(error) = published {
+            // Stored but not announced: the redelivery stores nothing
+            // new and publishes again under the same ids.
+            tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");
+            self.requeue(delivery).await;
+            return;
+        }
+        self.ack(delivery).await;
+        let m = &self.metrics;
+        m.events
+            .with_label_values(&[
+                meta.provider.as_str(),
+                done.event_type,
+                done.outcome.as_str(),
+            ])
+            .inc();
+        m.handler_duration
+            .with_label_values(&[done.event_type])
+            .observe(started.elapsed().as_secs_f64());
+        let e2e = chrono::Utc::now() - meta.received_at;
+        m.end_to_end
+            .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
+        tracing::debug!(
+            event_type = done.event_type,
+            outcome = done.outcome.as_str(),
+            stored = done.applied.stored,
+            "Event handled."
+        );
     }
 
     pub(crate) async fn ack(&self, delivery: &Delivery) {

@@ -3,7 +3,7 @@
 //! - [`config`]: the settings struct, read once.
 //! - [`startup`]: builds the worker (pool, migrations, consumer, probes).
 //! - [`consumer`]: consumes, acks after commit, retries or dead-letters
-//!   (its failure paths in `failure.rs`).
+//!   (its failure paths in `failure.rs`, micro-batching in `batch.rs`).
 //! - [`router`]: decode, route to handlers, audit, commit.
 //! - [`handlers`]: one per event kind.
 //! - [`consent`]: opt-out and opt-in keywords.
@@ -16,6 +16,7 @@
 //! - [`delivery`]: forwarding domain events to customers' endpoints.
 //! - [`metrics`], [`server`]: what SREs watch.
 
+mod batch;
 pub mod config;
 pub mod consent;
 pub mod consumer;

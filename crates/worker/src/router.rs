@@ -1,10 +1,12 @@
 //! Decodes a raw event, records any consent change on its own, then applies
 //! its effects and its audit row in one transaction: after the commit
-//! everything is stored, before it nothing is.
+//! everything is stored, before it nothing is. A batch of raw events is
+//! stored the same way, all of them in one transaction.
 
 use crate::consent::Keywords;
 use crate::error::HandleError;
-use crate::handlers::{apply, consent, Applied};
+use crate::handlers::{apply, apply_all, consent, Applied, Item};
+use futures::future::join_all;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::DomainEvent;
 use inlet_domain::payload::decode;
@@ -34,6 +36,15 @@ pub struct Failed {
     pub error: HandleError,
 }
 
+/// A raw event decoded (consent keywords derived), ready to be stored.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The event type label, of the decoded events alone.
+    pub event_type: &'static str,
+    /// The normalised events, consent changes included.
+    pub events: Vec<DomainEvent>,
+}
+
 /// Turns raw events into stored effects.
 #[derive(Clone)]
 pub struct Router {
@@ -50,35 +61,73 @@ impl Router {
     /// Decodes and stores one raw event, exactly once however often it comes.
     #[tracing::instrument(skip_all, fields(provider = %meta.provider))]
     pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, Failed> {
-        let events = decode(meta, body).map_err(|e| Failed {
-            event_type: "unknown",
-            error: e.into(),
-        })?;
-        let event_type = event_type_of(&events);
+        let Decoded { event_type, events } = self.decode(meta, body)?;
         self.store(meta, events, event_type)
             .await
             .map_err(|error| Failed { event_type, error })
     }
 
+    /// Decodes one raw event and derives its keyword consent changes.
+    pub fn decode(&self, meta: &EventMeta, body: &[u8]) -> Result<Decoded, Failed> {
+        let mut events = decode(meta, body).map_err(|e| Failed {
+            event_type: "unknown",
+            error: e.into(),
+        })?;
+        let event_type = event_type_of(&events);
+        let derived = self.keywords.derive(&events, meta.received_at);
+        events.extend(derived);
+        Ok(Decoded { event_type, events })
+    }
+
+    /// Stores many decoded raw events and their audit rows in one
+    /// transaction (consent changes first, each in its own, as [`Router::handle`]
+    /// does); returns each one's outcome and counts, in order. On an error
+    /// nothing but consent is stored: the caller handles the events one by one.
+    pub async fn store_all(
+        &self,
+        batch: &[(&EventMeta, &Decoded)],
+    ) -> Result<Vec<(Outcome, Applied)>, HandleError> {
+        for (meta, decoded) in batch {
+            consent::record(&self.repo, meta.provider, &decoded.events).await?;
+        }
+        let mut client = self.repo.client().await?;
+        let tx = client.transaction().await?;
+        let items: Vec<Item<'_>> = batch
+            .iter()
+            .map(|(meta, decoded)| Item {
+                meta,
+                events: &decoded.events,
+            })
+            .collect();
+        let applied = apply_all(&tx, &items).await?;
+        let outcomes: Vec<Outcome> = applied.iter().map(outcome_of).collect();
+        // Sent together: the connection pipelines them (one round trip).
+        let audits = batch
+            .iter()
+            .zip(&outcomes)
+            .map(|((meta, decoded), outcome)| {
+                record_event(&tx, meta, decoded.event_type, *outcome, None)
+            });
+        for audited in join_all(audits).await {
+            audited?;
+        }
+        tx.commit().await?;
+        Ok(outcomes.into_iter().zip(applied).collect())
+    }
+
     async fn store(
         &self,
         meta: &EventMeta,
-        mut events: Vec<DomainEvent>,
+        events: Vec<DomainEvent>,
         event_type: &'static str,
     ) -> Result<Processed, HandleError> {
-        let derived = self.keywords.derive(&events, meta.received_at);
-        events.extend(derived);
         // "The opt-out is recorded even if the rest of the handling fails."
         consent::record(&self.repo, meta.provider, &events).await?;
 
         let mut client = self.repo.client().await?;
         let tx = client.transaction().await?;
         let applied = apply(&tx, meta, &events).await?;
-        let outcome = if applied.stored > 0 {
-            Outcome::Processed
-        } else {
-            Outcome::Ignored
-        };
+        let outcome = outcome_of(&applied);
         record_event(&tx, meta, event_type, outcome, None).await?;
         tx.commit().await?;
         Ok(Processed {
@@ -92,6 +141,14 @@ impl Router {
     /// The repository (for audit rows written outside a handler's transaction).
     pub fn repository(&self) -> &Repository {
         &self.repo
+    }
+}
+
+fn outcome_of(applied: &Applied) -> Outcome {
+    if applied.stored > 0 {
+        Outcome::Processed
+    } else {
+        Outcome::Ignored
     }
 }
 

@@ -52,6 +52,7 @@ impl Worker {
             amqp_url: settings.broker.amqp_url.clone(),
             topology: settings.broker.topology(),
             prefetch: settings.prefetch,
+            batch_size: usize::from(settings.batch_size),
             publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
             router: Router::new(

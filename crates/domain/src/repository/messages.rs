@@ -9,6 +9,40 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+// Takes no row lock on a contact that has not changed: new contacts are
+// inserted (`DO NOTHING`), existing ones are updated only when a name or a
+// user id actually differs, locked in address order first; the rest are only
+// read. Every event from one sender would otherwise queue on its contact row
+// until the previous event's transaction commits.
+const ENSURE_CONTACTS: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[]) AS t(address, name, user_id)
+), inserted AS (
+    INSERT INTO contacts (provider, address, name, user_id)
+    SELECT $1, address, name, user_id FROM input ORDER BY address
+    ON CONFLICT (provider, address) DO NOTHING
+    RETURNING id, address
+), changed AS (
+    SELECT c.id, i.name, i.user_id
+      FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address
+     WHERE (i.name IS NOT NULL AND i.name IS DISTINCT FROM c.name)
+        OR (i.user_id IS NOT NULL AND i.user_id IS DISTINCT FROM c.user_id)
+     ORDER BY c.address
+       FOR UPDATE OF c
+), updated AS (
+    UPDATE contacts c
+       SET name = COALESCE(ch.name, c.name),
+           user_id = COALESCE(ch.user_id, c.user_id),
+           updated_at = now()
+      FROM changed ch
+     WHERE c.id = ch.id
+)
+SELECT id, address FROM inserted
+UNION ALL
+SELECT c.id, c.address FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address";
+
+// For contacts another transaction inserted while the statement above ran:
+// they are committed now but were not in its snapshot.
 const UPSERT_CONTACTS: &str = "
 INSERT INTO contacts (provider, address, name, user_id)
 SELECT $1, t.address, t.name, t.user_id
@@ -30,12 +64,12 @@ SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.contact_id
        CASE WHEN s.rank > t.status_rank THEN s.state ELSE t.status END,
        GREATEST(t.status_rank, COALESCE(s.rank, 0)),
        CASE WHEN s.rank > t.status_rank THEN s.occurred_at END,
-       t.sent_at, $2, t.raw
-FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[],
-            $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::text[], $14::int2[],
-            $15::timestamptz[], $16::jsonb[])
+       t.sent_at, t.received_at, t.raw
+FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[],
+            $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::text[], $13::int2[],
+            $14::timestamptz[], $15::jsonb[], $16::timestamptz[])
      AS t(id, line, direction, from_address, to_address, contact_id, kind, body, content,
-          context, status, status_rank, sent_at, raw)
+          context, status, status_rank, sent_at, raw, received_at)
 LEFT JOIN LATERAL (
     SELECT ms.state, ms.rank, ms.occurred_at
     FROM message_statuses ms
@@ -76,9 +110,13 @@ pub struct StoredMessage<'a> {
     pub line_id: Option<&'a str>,
     /// The normalised message.
     pub message: &'a Message,
+    /// When the gateway took in the raw event carrying it.
+    pub received_at: DateTime<Utc>,
 }
 
-/// Upserts contacts in one statement and returns their ids by address.
+/// Creates or refreshes contacts and returns their ids by address: one
+/// statement, plus a second only when a concurrent transaction inserted one
+/// of them meanwhile. An unchanged contact is read, never locked.
 ///
 /// Addresses are de-duplicated and sorted first: Postgres refuses to upsert
 /// one row twice in a statement, and a fixed lock order avoids deadlocks
@@ -101,14 +139,31 @@ pub async fn upsert_contacts(
     let addresses: Vec<&str> = unique.keys().copied().collect();
     let names: Vec<Option<&str>> = unique.values().map(|c| c.name.as_deref()).collect();
     let users: Vec<Option<&str>> = unique.values().map(|c| c.user_id.as_deref()).collect();
-    let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
+    let stmt = tx.prepare_cached(ENSURE_CONTACTS).await?;
     let rows = tx
         .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
         .await?;
-    Ok(rows
+    let mut ids: HashMap<String, i64> = rows
         .iter()
         .map(|r| (r.get::<_, String>(1), r.get::<_, i64>(0)))
-        .collect())
+        .collect();
+    let missing: Vec<usize> = (0..addresses.len())
+        .filter(|&i| !ids.contains_key(addresses[i]))
+        .collect();
+    if !missing.is_empty() {
+        let addresses: Vec<&str> = missing.iter().map(|&i| addresses[i]).collect();
+        let names: Vec<Option<&str>> = missing.iter().map(|&i| names[i]).collect();
+        let users: Vec<Option<&str>> = missing.iter().map(|&i| users[i]).collect();
+        let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
+        let rows = tx
+            .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
+            .await?;
+        ids.extend(
+            rows.iter()
+                .map(|r| (r.get::<_, String>(1), r.get::<_, i64>(0))),
+        );
+    }
+    Ok(ids)
 }
 
 /// Inserts messages in one statement, skipping any already stored (by
@@ -116,7 +171,6 @@ pub async fn upsert_contacts(
 pub async fn insert_messages(
     tx: &Transaction<'_>,
     provider: Provider,
-    received_at: DateTime<Utc>,
     items: &[StoredMessage<'_>],
     contact_ids: &HashMap<String, i64>,
 ) -> Result<Vec<String>, RepoError> {
@@ -138,6 +192,7 @@ pub async fn insert_messages(
     let mut ranks: Vec<i16> = Vec::with_capacity(n);
     let mut sent = Vec::with_capacity(n);
     let mut raws: Vec<&Value> = Vec::with_capacity(n);
+    let mut received: Vec<DateTime<Utc>> = Vec::with_capacity(n);
     for item in items {
         let m = item.message;
         ids.push(m.provider_message_id.as_str());
@@ -158,6 +213,7 @@ pub async fn insert_messages(
         ranks.push(m.status.map_or(0, |s| s.rank()));
         sent.push(m.sent_at);
         raws.push(&m.raw);
+        received.push(item.received_at);
     }
     let stmt = tx.prepare_cached(INSERT_MESSAGES).await?;
     let rows = tx
@@ -165,7 +221,6 @@ pub async fn insert_messages(
             &stmt,
             &[
                 &provider.as_str(),
-                &received_at,
                 &ids,
                 &lines,
                 &directions,
@@ -180,6 +235,7 @@ pub async fn insert_messages(
                 &ranks,
                 &sent,
                 &raws,
+                &received,
             ],
         )
         .await?;

@@ -2,14 +2,14 @@
 
 use crate::error::HandleError;
 use deadpool_postgres::Transaction;
-use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::LineStatus;
 use inlet_domain::repository::upsert_line_status;
+use inlet_domain::Provider;
 
 /// Stores a batch of line states (one statement); only newer changes apply.
 pub async fn store(
     tx: &Transaction<'_>,
-    meta: &EventMeta,
+    provider: Provider,
     lines: &[(Option<&str>, &LineStatus)],
 ) -> Result<usize, HandleError> {
     if lines.is_empty() {
@@ -22,6 +22,6 @@ pub async fn store(
             line.ok_or_else(|| HandleError::Permanent("line status without a line".into()))?;
         known.push((line, *status));
     }
-    upsert_line_status(tx, meta.provider, &known).await?;
+    upsert_line_status(tx, provider, &known).await?;
     Ok(lines.len())
 }

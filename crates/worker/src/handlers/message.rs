@@ -1,35 +1,39 @@
-//! Messages: upsert their contacts, then store them once each.
+//! Messages: make sure their contacts exist, then store them once each.
 
 use crate::error::HandleError;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
-use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::Message;
 use inlet_domain::repository::{insert_messages, upsert_contacts, StoredMessage};
+use inlet_domain::Provider;
+
+/// A message to store: its line and when its raw event was received.
+pub type Item<'a> = (Option<&'a str>, &'a Message, DateTime<Utc>);
 
 /// Stores a batch of messages (two statements, however many messages).
 pub async fn store(
     tx: &Transaction<'_>,
-    meta: &EventMeta,
-    messages: &[(Option<&str>, &Message)],
+    provider: Provider,
+    messages: &[Item<'_>],
 ) -> Result<usize, HandleError> {
     if messages.is_empty() {
         return Ok(0);
     }
     let contacts: Vec<_> = messages
         .iter()
-        .filter_map(|(_, m)| m.contact.as_ref())
+        .filter_map(|(_, m, _)| m.contact.as_ref())
         .collect();
-    let ids = upsert_contacts(tx, meta.provider, &contacts).await?;
+    let ids = upsert_contacts(tx, provider, &contacts).await?;
     let items: Vec<StoredMessage<'_>> = messages
         .iter()
-        .map(|(line, m)| StoredMessage {
-            line_id: line.or(meta.line.as_deref()),
-            message: m,
+        .map(|&(line_id, message, received_at)| StoredMessage {
+            line_id,
+            message,
+            received_at,
         })
         .collect();
-    let inserted = insert_messages(tx, meta.provider, meta.received_at, &items, &ids).await?;
+    let inserted = insert_messages(tx, provider, &items, &ids).await?;
     tracing::debug!(
-        correlation_id = %meta.correlation_id,
         new = inserted.len(),
         total = items.len(),
         "Messages stored."

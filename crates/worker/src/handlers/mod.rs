@@ -18,10 +18,10 @@ use crate::error::HandleError;
 use deadpool_postgres::Transaction;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::{
-    AccountEvent, Call, ContactChange, DomainEvent, EventBody, LineStatus, Message, Reaction,
-    StatusUpdate,
+    AccountEvent, Call, ContactChange, DomainEvent, EventBody, LineStatus, Reaction, StatusUpdate,
 };
 use inlet_domain::repository::lock_messages;
+use inlet_domain::Provider;
 
 /// What applying a raw event's events did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +32,48 @@ pub struct Applied {
     pub ignored: usize,
 }
 
-/// A raw event's events, grouped by kind, each with its line.
+/// One raw event's facts and its decoded events, as stored in a batch.
+#[derive(Clone, Copy)]
+pub struct Item<'a> {
+    /// The raw event's envelope (provider, line fallback, received_at).
+    pub meta: &'a EventMeta,
+    /// Its normalised events.
+    pub events: &'a [DomainEvent],
+}
+
+/// One provider's events across a batch, grouped by kind, each with its line.
 #[derive(Default)]
 struct Groups<'a> {
-    messages: Vec<(Option<&'a str>, &'a Message)>,
+    messages: Vec<message::Item<'a>>,
     statuses: Vec<&'a StatusUpdate>,
     reactions: Vec<&'a Reaction>,
     calls: Vec<(Option<&'a str>, &'a Call)>,
     contacts: Vec<&'a ContactChange>,
     lines: Vec<(Option<&'a str>, &'a LineStatus)>,
     accounts: Vec<(Option<&'a str>, &'a AccountEvent)>,
-    consents: usize,
+}
+
+impl<'a> Groups<'a> {
+    /// Files one raw event's events under their kinds; returns how many
+    /// events it filed (all of them: every kind has a handler).
+    fn add(&mut self, item: Item<'a>) -> usize {
+        let meta = item.meta;
+        for event in item.events {
+            let line = event.line_id.as_deref().or(meta.line.as_deref());
+            match &event.body {
+                EventBody::Message(m) => self.messages.push((line, m, meta.received_at)),
+                EventBody::Status(s) => self.statuses.push(s),
+                EventBody::Reaction(r) => self.reactions.push(r),
+                EventBody::Call(c) => self.calls.push((line, c)),
+                EventBody::Contact(c) => self.contacts.push(c),
+                // Recorded beforehand by the router, in their own transaction.
+                EventBody::Consent(_) => {}
+                EventBody::LineStatus(s) => self.lines.push((line, s)),
+                EventBody::Account(a) => self.accounts.push((line, a)),
+            }
+        }
+        item.events.len()
+    }
 }
 
 /// Routes every event to its handler inside one transaction.
@@ -54,40 +85,58 @@ pub async fn apply(
     meta: &EventMeta,
     events: &[DomainEvent],
 ) -> Result<Applied, HandleError> {
-    let mut g = Groups::default();
-    for event in events {
-        let line = event.line_id.as_deref().or(meta.line.as_deref());
-        match &event.body {
-            EventBody::Message(m) => g.messages.push((line, m)),
-            EventBody::Status(s) => g.statuses.push(s),
-            EventBody::Reaction(r) => g.reactions.push(r),
-            EventBody::Call(c) => g.calls.push((line, c)),
-            EventBody::Contact(c) => g.contacts.push(c),
-            EventBody::Consent(_) => g.consents += 1,
-            EventBody::LineStatus(s) => g.lines.push((line, s)),
-            EventBody::Account(a) => g.accounts.push((line, a)),
+    let applied = apply_all(tx, &[Item { meta, events }]).await?;
+    Ok(applied.into_iter().next().unwrap_or_default())
+}
+
+/// Stores the events of many raw events inside one transaction, a handful of
+/// set-based statements per provider however many raw events there are;
+/// returns what was applied for each, in order.
+pub async fn apply_all(
+    tx: &Transaction<'_>,
+    items: &[Item<'_>],
+) -> Result<Vec<Applied>, HandleError> {
+    let mut providers: Vec<Provider> = Vec::new();
+    for item in items {
+        if !providers.contains(&item.meta.provider) {
+            providers.push(item.meta.provider);
         }
     }
+    // A fixed order, so that two workers' batches take their locks alike.
+    providers.sort_by_key(|p| p.as_str());
+    let mut applied = vec![Applied::default(); items.len()];
+    for provider in providers {
+        let mut g = Groups::default();
+        for (item, applied) in items.iter().zip(applied.iter_mut()) {
+            if item.meta.provider == provider {
+                applied.stored = g.add(*item);
+            }
+        }
+        store(tx, provider, &g).await?;
+    }
+    Ok(applied)
+}
+
+async fn store(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    g: &Groups<'_>,
+) -> Result<(), HandleError> {
     // Messages and their statuses are serialised per message id across
     // workers, so a status racing its message is never lost.
     let ids: Vec<&str> = g
         .messages
         .iter()
-        .map(|(_, m)| m.provider_message_id.as_str())
+        .map(|(_, m, _)| m.provider_message_id.as_str())
         .chain(g.statuses.iter().map(|s| s.provider_message_id.as_str()))
         .collect();
-    lock_messages(tx, meta.provider, &ids).await?;
-
-    let mut applied = Applied {
-        stored: g.consents,
-        ignored: 0,
-    };
-    applied.stored += message::store(tx, meta, &g.messages).await?;
-    applied.stored += status::store(tx, meta, &g.statuses).await?;
-    applied.stored += reaction::store(tx, meta, &g.reactions).await?;
-    applied.stored += call::store(tx, meta, &g.calls).await?;
-    applied.stored += contact::store(tx, meta, &g.contacts).await?;
-    applied.stored += line::store(tx, meta, &g.lines).await?;
-    applied.stored += account::store(tx, meta, &g.accounts).await?;
-    Ok(applied)
+    lock_messages(tx, provider, &ids).await?;
+    message::store(tx, provider, &g.messages).await?;
+    status::store(tx, provider, &g.statuses).await?;
+    reaction::store(tx, provider, &g.reactions).await?;
+    call::store(tx, provider, &g.calls).await?;
+    contact::store(tx, provider, &g.contacts).await?;
+    line::store(tx, provider, &g.lines).await?;
+    account::store(tx, provider, &g.accounts).await?;
+    Ok(())
 }

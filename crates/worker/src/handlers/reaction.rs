@@ -2,14 +2,14 @@
 
 use crate::error::HandleError;
 use deadpool_postgres::Transaction;
-use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::Reaction;
 use inlet_domain::repository::upsert_reactions;
+use inlet_domain::Provider;
 
 /// Stores a batch of reactions (one statement).
 pub async fn store(
     tx: &Transaction<'_>,
-    meta: &EventMeta,
+    provider: Provider,
     reactions: &[&Reaction],
 ) -> Result<usize, HandleError> {
     if reactions.is_empty() {
@@ -19,6 +19,6 @@ pub async fn store(
         // The reactor is part of the key: without it the row cannot be placed.
         return Err(HandleError::Permanent("reaction without a reactor".into()));
     }
-    upsert_reactions(tx, meta.provider, reactions).await?;
+    upsert_reactions(tx, provider, reactions).await?;
     Ok(reactions.len())
 }

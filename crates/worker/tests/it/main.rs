@@ -1,5 +1,6 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
+mod batching;
 mod consent;
 mod dead_letters;
 mod domain_events;
@@ -16,3 +17,4 @@ mod observability;
 mod retries;
 mod shutdown;
 mod statuses;
+mod throughput;

@@ -1,0 +1,101 @@
+//! Micro-batching: the deliveries a consumer has received together are
+//! stored in one transaction (one commit, a handful of set-based statements)
+//! instead of one each.
+//!
+//! Only the happy path is batched. A delivery that cannot be decoded takes
+//! the one-event path (and its dead letter) on its own; if the batch's
+//! transaction fails, every event in it takes the one-event path, so retries,
+//! dead letters, attempts and audit rows are exactly those of a lone event and
+//! one poison event cannot take its neighbours down.
+
+use crate::consumer::Consumer;
+use crate::router::{Decoded, Processed};
+use futures::future::join_all;
+use inlet_domain::envelope::EventMeta;
+use lapin::message::Delivery;
+use lapin::Channel;
+use std::time::Instant;
+use tracing::Instrument;
+
+impl Consumer {
+    /// How many batches may be in flight at once: enough to fill the
+    /// prefetch window with full batches, and at least two so that one batch
+    /// is stored while another is published and acked.
+    pub(crate) fn batches_in_flight(&self) -> usize {
+        usize::from(self.prefetch)
+            .div_ceil(self.batch_size.max(1))
+            .max(2)
+    }
+
+    /// Stores, publishes and settles the deliveries received together.
+    pub(crate) async fn process_batch(&self, publisher: &Channel, deliveries: Vec<Delivery>) {
+        if deliveries.len() <= 1 {
+            for delivery in deliveries {
+                self.process(publisher, delivery).await;
+            }
+            return;
+        }
+        let started = Instant::now();
+        let mut batch: Vec<(Delivery, EventMeta, Decoded)> = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let decoded = EventMeta::from_headers(delivery.properties.headers().as_ref())
+                .ok()
+                .and_then(|meta| {
+                    let decoded = self.router.decode(&meta, &delivery.data).ok()?;
+                    Some((meta, decoded))
+                });
+            match decoded {
+                Some((meta, decoded)) => batch.push((delivery, meta, decoded)),
+                // The one-event path fails it again and dead-letters it as ever.
+                None => self.process(publisher, delivery).await,
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let items: Vec<(&EventMeta, &Decoded)> = batch.iter().map(|(_, m, d)| (m, d)).collect();
+        let stored = self.router.store_all(&items).await;
+        drop(items);
+        match stored {
+            Ok(stored) => {
+                let settled = batch.into_iter().zip(stored).map(
+                    |((delivery, meta, decoded), (outcome, applied))| {
+                        let span = event_span(&meta);
+                        let done = Processed {
+                            event_type: decoded.event_type,
+                            outcome,
+                            applied,
+                            events: decoded.events,
+                        };
+                        async move {
+                            self.settle(publisher, &delivery, &meta, done, started)
+                                .await;
+                        }
+                        .instrument(span)
+                    },
+                );
+                join_all(settled).await;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %error.chain(),
+                    events = batch.len(),
+                    "Cannot store the batch; handling its events one at a time."
+                );
+                for (delivery, _, _) in batch {
+                    self.process(publisher, delivery).await;
+                }
+            }
+        }
+    }
+}
+
+/// The span every log line about one event carries.
+pub(crate) fn event_span(meta: &EventMeta) -> tracing::Span {
+    tracing::info_span!(
+        "event",
+        correlation_id = %meta.correlation_id,
+        provider = %meta.provider,
+        attempt = meta.attempt
+    )
+}

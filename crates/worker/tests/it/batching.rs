@@ -1,0 +1,76 @@
+//! Micro-batching: deliveries received together are stored in one
+//! transaction, and a bad one among them is set aside on its own.
+
+use crate::fixtures::meta_text;
+use crate::helpers::{envelope, spawn_worker, WAIT};
+use inlet_domain::Provider;
+
+#[tokio::test]
+async fn many_deliveries_received_together_are_stored_once_each_and_a_bad_one_dead_lettered() {
+    let mut worker = spawn_worker().await;
+    // Published while the worker is stopped, so that it finds them all
+    // waiting and takes them in batches.
+    worker.stop().await;
+    let senders = ["16505550001", "16505550002", "16505550003"];
+    for i in 0..60 {
+        let sender = senders[i % senders.len()];
+        let body = meta_text(&format!("wamid.batch{i}"), sender, "hello", 1_749_416_383);
+        worker.publish(&envelope(Provider::Meta), &body).await;
+        if i == 30 {
+            worker
+                .publish(&envelope(Provider::Meta), b"this is not json")
+                .await;
+        }
+    }
+    worker.start().await;
+
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            60,
+        )
+        .await;
+    worker
+        .wait_for_count("SELECT count(*) FROM dead_letters WHERE state = 'dead'", 1)
+        .await;
+    let queue = worker.broker.topology().work_queue();
+    let drained = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await == 0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "work queue never drained");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 60);
+    assert_eq!(
+        worker
+            .count("SELECT count(DISTINCT provider_message_id) FROM messages")
+            .await,
+        60
+    );
+    assert_eq!(worker.count("SELECT count(*) FROM contacts").await, 3);
+    assert_eq!(
+        worker
+            .count("SELECT count(*) FROM messages WHERE contact_id IS NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        worker.count("SELECT count(*) FROM webhook_events").await,
+        61
+    );
+    assert_eq!(
+        worker
+            .count("SELECT count(*) FROM webhook_events WHERE outcome = 'dead'")
+            .await,
+        1
+    );
+    // Rows inserted by one transaction share its id: fewer transactions than
+    // messages means they were stored in batches.
+    let transactions = worker
+        .count("SELECT count(DISTINCT xmin::text)::int8 FROM messages")
+        .await;
+    assert!(
+        transactions < 60,
+        "{transactions} transactions for 60 messages"
+    );
+    worker.finish().await;
+}
