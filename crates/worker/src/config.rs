@@ -48,8 +48,8 @@ impl Default for Settings {
         Settings {
             broker: BrokerSettings::default(),
             database: DatabaseSettings::default(),
-            prefetch: 64,
-            batch_size: 32,
+            prefetch: 256,
+            batch_size: 64,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
