@@ -9,18 +9,25 @@
 //! it does not answer within `timeout`, the gateway fails open, publishes
 //! anyway, sets `inlet_gateway_dedup_available` to 0 and warns at most once
 //! per interval. For a second after a failure, claims do not even try, so a
-//! Redis that hangs costs one timeout per second, not one per request. The
-//! pool opens a fresh connection on the next call (and a probe pings every
-//! few seconds), so Redis coming back is picked up without a restart.
+//! Redis that hangs costs one timeout per second, not one per request.
+//!
+//! Every request shares one multiplexed connection (redis-rs's
+//! `ConnectionManager`), which pipelines concurrent commands and reconnects
+//! by itself after an I/O error; it is opened on first use, so the gateway
+//! starts while Redis is down, and a probe pings every few seconds, so Redis
+//! coming back is picked up without a restart. A checked-out pool connection
+//! (deadpool-redis) would cost a `PING` per checkout, doubling the round
+//! trips of every webhook.
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use deadpool_redis::redis::{self, FromRedisValue};
-use deadpool_redis::{Pool, Runtime};
 use inlet_domain::settings::SettingsError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, Script};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 /// The value of a claimed key, before its owner's correlation id.
@@ -59,7 +66,11 @@ pub enum Claim {
 
 /// The dedup store.
 pub struct Dedup {
-    pool: Pool,
+    client: redis::Client,
+    // Set by the first call that reaches Redis; cloned (cheaply) per command.
+    connection: OnceCell<ConnectionManager>,
+    claim: Script,
+    release: Script,
     prefix: String,
     in_flight_ttl: u64,
     done_ttl: u64,
@@ -75,23 +86,17 @@ impl Dedup {
     /// A store over `INLET_REDIS_URL`; connects lazily, so it builds while Redis is down.
     pub fn new(settings: &Settings, metrics: Metrics) -> Result<Self, SettingsError> {
         let timeout = Duration::from_millis(settings.redis_timeout_ms.max(1));
-        let bad = |e: &dyn std::fmt::Display| SettingsError::Bad {
-            name: "INLET_REDIS_URL",
-            reason: e.to_string(),
-        };
-        let pool = deadpool_redis::Config::from_url(settings.redis_url.clone())
-            .builder()
-            .map_err(|e| bad(&e))?
-            .max_size(32)
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| bad(&e))?;
+        let client =
+            redis::Client::open(settings.redis_url.as_str()).map_err(|e| SettingsError::Bad {
+                name: "INLET_REDIS_URL",
+                reason: e.to_string(),
+            })?;
         metrics.dedup_available.set(0);
         Ok(Dedup {
-            pool,
+            client,
+            connection: OnceCell::new(),
+            claim: Script::new(CLAIM),
+            release: Script::new(RELEASE),
             prefix: settings.dedup_prefix.clone(),
             in_flight_ttl: settings.dedup_in_flight_ttl_secs,
             done_ttl: settings.dedup_ttl_secs,
@@ -109,13 +114,12 @@ impl Dedup {
         if self.cooling_down() {
             return Claim::Unavailable;
         }
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(CLAIM)
-            .arg(1)
-            .arg(self.key(key))
+        let mut script = self.claim.prepare_invoke();
+        script
+            .key(self.key(key))
             .arg(claim_value(owner))
             .arg(self.in_flight_ttl);
-        match self.run::<Option<String>>(cmd).await {
+        match self.run::<Option<String>>(Command::Script(script)).await {
             Some(None) => Claim::Claimed,
             Some(Some(v)) if v == DONE => Claim::Duplicate,
             Some(Some(_)) => Claim::InFlight,
@@ -132,25 +136,22 @@ impl Dedup {
             .arg(self.done_ttl);
         // On failure the claim simply expires: a retry after that is published
         // again, which the worker's unique keys absorb.
-        let _ = self.run::<()>(cmd).await;
+        let _ = self.run::<()>(Command::Plain(cmd)).await;
     }
 
     /// Releases `owner`'s claim on `key` after a failed publish, so the
     /// provider's retry can pass.
     pub async fn release(&self, key: &str, owner: &str) {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(RELEASE)
-            .arg(1)
-            .arg(self.key(key))
-            .arg(claim_value(owner));
-        let _ = self.run::<i64>(cmd).await;
+        let mut script = self.release.prepare_invoke();
+        script.key(self.key(key)).arg(claim_value(owner));
+        let _ = self.run::<i64>(Command::Script(script)).await;
     }
 
     /// Checks Redis every `every` until shutdown, so the gauge is right even
     /// without traffic.
     pub async fn watch(&self, every: Duration, shutdown: CancellationToken) {
         loop {
-            let _ = self.run::<String>(redis::cmd("PING")).await;
+            let _ = self.run::<String>(Command::Plain(redis::cmd("PING"))).await;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
@@ -162,17 +163,31 @@ impl Dedup {
         format!("{}{key}", self.prefix)
     }
 
+    /// The shared connection, opened by the first caller (the others wait
+    /// for it); after a failure the next call tries again.
+    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
+        let open = || {
+            // One attempt, bounded: the caller's timeout and cool-down pace retries.
+            let config = ConnectionManagerConfig::new()
+                .set_number_of_retries(0)
+                .set_connection_timeout(self.timeout);
+            ConnectionManager::new_with_config(self.client.clone(), config)
+        };
+        self.connection.get_or_try_init(open).await.cloned()
+    }
+
     /// Runs one command within the timeout; `None` (and the bookkeeping of a
     /// failure) when Redis did not answer.
-    async fn run<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+    async fn run<T: FromRedisValue>(&self, command: Command<'_>) -> Option<T> {
         let call = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            cmd.query_async::<T>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
+            let mut conn = self.connection().await?;
+            match command {
+                Command::Plain(cmd) => cmd.query_async::<T>(&mut conn).await,
+                Command::Script(script) => script.invoke_async::<T>(&mut conn).await,
+            }
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
+            Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         };
         match result {
@@ -215,6 +230,13 @@ impl Dedup {
             "Dedup store (Redis) unavailable; accepting events without deduplication."
         );
     }
+}
+
+/// A command for [`Dedup::run`]: scripts go by their SHA (`EVALSHA`), loaded
+/// on first use, instead of sending their text with every call.
+enum Command<'a> {
+    Plain(redis::Cmd),
+    Script(redis::ScriptInvocation<'a>),
 }
 
 fn claim_value(owner: &str) -> String {

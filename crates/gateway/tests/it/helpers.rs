@@ -1,7 +1,6 @@
 //! `spawn_app()`: a gateway on a free port, publishing under a test-only prefix
 //! and deduplicating under a test-only Redis key prefix.
 
-use deadpool_redis::redis;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::settings::Secret;
 use inlet_gateway::config::Settings;
