@@ -6,11 +6,10 @@
 use crate::consent::Keywords;
 use crate::error::HandleError;
 use crate::handlers::{apply, apply_all, consent, Applied, Item};
-use futures::future::join_all;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::DomainEvent;
 use inlet_domain::payload::decode;
-use inlet_domain::repository::audit::{record_event, Outcome};
+use inlet_domain::repository::audit::{record_event, record_events, Audited, Outcome};
 use inlet_domain::repository::Repository;
 
 /// What processing one raw event came to.
@@ -101,16 +100,16 @@ impl Router {
             .collect();
         let applied = apply_all(&tx, &items).await?;
         let outcomes: Vec<Outcome> = applied.iter().map(outcome_of).collect();
-        // Sent together: the connection pipelines them (one round trip).
-        let audits = batch
+        let audits: Vec<Audited<'_>> = batch
             .iter()
             .zip(&outcomes)
-            .map(|((meta, decoded), outcome)| {
-                record_event(&tx, meta, decoded.event_type, *outcome, None)
-            });
-        for audited in join_all(audits).await {
-            audited?;
-        }
+            .map(|((meta, decoded), outcome)| Audited {
+                meta,
+                event_type: decoded.event_type,
+                outcome: *outcome,
+            })
+            .collect();
+        record_events(&tx, &audits).await?;
         tx.commit().await?;
         Ok(outcomes.into_iter().zip(applied).collect())
     }

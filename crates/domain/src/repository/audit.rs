@@ -2,7 +2,9 @@
 
 use super::RepoError;
 use crate::envelope::EventMeta;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use std::collections::HashMap;
 
 const RECORD_EVENT: &str = "
 INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
@@ -16,6 +18,22 @@ ON CONFLICT (provider, dedup_key) DO UPDATE
                       ELSE EXCLUDED.outcome END,
        attempts = GREATEST(webhook_events.attempts, EXCLUDED.attempts),
        last_error = COALESCE(EXCLUDED.last_error, webhook_events.last_error)";
+
+// The same upsert for many raw events at once (a worker batch), in one statement.
+const RECORD_EVENTS: &str = "
+INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
+                            received_at, processed_at, outcome, attempts)
+SELECT t.provider, t.line_id, t.dedup_key, t.correlation_id, t.event_type, t.received_at,
+       CASE WHEN t.outcome IN ('processed', 'ignored') THEN now() END, t.outcome, t.attempts
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+            $7::text[], $8::int4[])
+     AS t(provider, line_id, dedup_key, correlation_id, event_type, received_at, outcome, attempts)
+ON CONFLICT (provider, dedup_key) DO UPDATE
+   SET event_type = EXCLUDED.event_type,
+       processed_at = COALESCE(EXCLUDED.processed_at, webhook_events.processed_at),
+       outcome = CASE WHEN webhook_events.outcome = 'processed' THEN 'processed'
+                      ELSE EXCLUDED.outcome END,
+       attempts = GREATEST(webhook_events.attempts, EXCLUDED.attempts)";
 
 /// How handling a raw event ended (so far).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +84,88 @@ pub async fn record_event<C: GenericClient>(
                 &outcome.as_str(),
                 &attempts,
                 &last_error,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// One raw event's audit facts, for [`record_events`].
+#[derive(Clone, Copy, Debug)]
+pub struct Audited<'a> {
+    /// The raw event's envelope.
+    pub meta: &'a EventMeta,
+    /// Its event type label.
+    pub event_type: &'a str,
+    /// How handling it ended.
+    pub outcome: Outcome,
+}
+
+/// Records the audit rows of many raw events in one statement, as
+/// [`record_event`] does each (no error text). Copies of one raw event in the
+/// batch (a redelivery next to the original) make one row: the best outcome,
+/// the highest attempt.
+pub async fn record_events<C: GenericClient>(
+    client: &C,
+    rows: &[Audited<'_>],
+) -> Result<(), RepoError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Postgres refuses to upsert one row twice in a statement.
+    let mut unique: Vec<Audited<'_>> = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key = (row.meta.provider.as_str(), row.meta.dedup_key.as_str());
+        match seen.get(&key) {
+            Some(&i) => {
+                let kept = &mut unique[i];
+                if row.outcome == Outcome::Processed {
+                    kept.outcome = Outcome::Processed;
+                }
+                if row.meta.attempt > kept.meta.attempt {
+                    kept.meta = row.meta;
+                }
+            }
+            None => {
+                seen.insert(key, unique.len());
+                unique.push(*row);
+            }
+        }
+    }
+    let n = unique.len();
+    let mut providers = Vec::with_capacity(n);
+    let mut lines = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut correlations = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut received: Vec<DateTime<Utc>> = Vec::with_capacity(n);
+    let mut outcomes = Vec::with_capacity(n);
+    let mut attempts: Vec<i32> = Vec::with_capacity(n);
+    for row in &unique {
+        let meta = row.meta;
+        providers.push(meta.provider.as_str());
+        lines.push(meta.line.as_deref());
+        keys.push(meta.dedup_key.as_str());
+        correlations.push(meta.correlation_id.as_str());
+        types.push(row.event_type);
+        received.push(meta.received_at);
+        outcomes.push(row.outcome.as_str());
+        attempts.push(i32::try_from(meta.attempt).unwrap_or(i32::MAX));
+    }
+    let stmt = client.prepare_cached(RECORD_EVENTS).await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &providers,
+                &lines,
+                &keys,
+                &correlations,
+                &types,
+                &received,
+                &outcomes,
+                &attempts,
             ],
         )
         .await?;

@@ -1,12 +1,15 @@
 //! The fan-out consumer: reads domain events from the deliveries queue and
 //! records one delivery per matching endpoint, acking only after the rows are
 //! committed (a redelivered event finds them already there).
+//!
+//! Events received together are fanned out together: one read of the enabled
+//! endpoints and one insert per batch, as the main consumer stores its events.
 
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::forward::body::{body, line_keys, type_patterns, IncomingEvent};
 use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
-use inlet_domain::repository::forwarding::fan_out;
+use inlet_domain::repository::forwarding::{fan_out, FanOutEvent};
 use inlet_domain::repository::{RepoError, Repository};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -26,6 +29,8 @@ pub struct FanOut {
     pub topology: Topology,
     /// Events processed at once.
     pub prefetch: u16,
+    /// Most events fanned out in one statement.
+    pub batch_size: usize,
     /// The database.
     pub repo: Repository,
     /// Wakes the scheduler when there is something new to send.
@@ -59,13 +64,21 @@ impl FanOut {
             )
             .await?;
         tracing::info!(queue = %queue, "Fanning out domain events to endpoints.");
+        // One batch at a time, in delivery order: every earlier delivery is
+        // settled when a batch is, so one `multiple` ack settles the batch.
+        let batch_size = self.batch_size.clamp(1, usize::from(self.prefetch));
         consumer
             .take_until(shutdown.cancelled())
-            .for_each_concurrent(usize::from(self.prefetch), |delivery| async move {
-                match delivery {
-                    Ok(delivery) => self.process(delivery).await,
-                    Err(error) => tracing::warn!(error = %error, "Deliveries stream error."),
+            .ready_chunks(batch_size)
+            .for_each(|chunk| async move {
+                let mut deliveries = Vec::with_capacity(chunk.len());
+                for delivery in chunk {
+                    match delivery {
+                        Ok(delivery) => deliveries.push(delivery),
+                        Err(error) => tracing::warn!(error = %error, "Deliveries stream error."),
+                    }
                 }
+                self.process(deliveries).await;
             })
             .await;
         let _ = channel.close(200, "worker stopping").await;
@@ -79,55 +92,109 @@ impl FanOut {
         }
     }
 
-    async fn process(&self, delivery: Delivery) {
-        let event: IncomingEvent = match serde_json::from_slice(&delivery.data) {
-            Ok(event) => event,
-            Err(error) => {
-                // Not an event this version understands: nothing can be sent.
-                tracing::error!(error = %error, "Domain event does not parse; dropping it from the deliveries queue.");
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
-                return;
+    /// Fans out the events received together and settles each delivery.
+    async fn process(&self, deliveries: Vec<Delivery>) {
+        let mut parsed = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match serde_json::from_slice::<IncomingEvent>(&delivery.data) {
+                Ok(event) => parsed.push((delivery, Routed::new(event))),
+                Err(error) => {
+                    // Not an event this version understands: nothing can be sent.
+                    tracing::error!(error = %error, "Domain event does not parse; dropping it from the deliveries queue.");
+                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                }
             }
-        };
-        match self.store(&event).await {
+        }
+        if parsed.is_empty() {
+            return;
+        }
+        let events: Vec<&Routed> = parsed.iter().map(|(_, r)| r).collect();
+        let result = self.store(&events).await;
+        match result {
+            Err(error) if !error.is_transient() && parsed.len() > 1 => {
+                // Find the event at fault: each alone, so the others still go out.
+                tracing::warn!(error = %error, events = parsed.len(), "Cannot fan out the batch; one event at a time.");
+                for item in &parsed {
+                    let result = self.store(&[&item.1]).await;
+                    self.settle(std::slice::from_ref(item), result).await;
+                }
+            }
+            result => self.settle(&parsed, result).await,
+        }
+    }
+
+    /// Acks the events once their deliveries are committed; requeues them
+    /// after a pause on a passing failure; drops them on any other.
+    async fn settle(&self, items: &[(Delivery, Routed)], result: Result<usize, RepoError>) {
+        match result {
             Ok(created) => {
-                if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-                    tracing::warn!(error = %error, "Ack failed; the event will be fanned out again (idempotently).");
+                // Acks these and every earlier delivery (all settled already).
+                let all = BasicAckOptions { multiple: true };
+                if let Some((last, _)) = items.last() {
+                    if let Err(error) = last.ack(all).await {
+                        tracing::warn!(error = %error, events = items.len(), "Ack failed; the events will be fanned out again (idempotently).");
+                    }
                 }
                 if created > 0 {
                     self.wake.notify_one();
                 }
-                tracing::debug!(event_id = %event.id, created, "Event fanned out.");
+                tracing::debug!(events = items.len(), created, "Events fanned out.");
             }
             Err(error) if error.is_transient() => {
-                tracing::warn!(error = %error, event_id = %event.id, "Cannot fan out now; requeueing.");
+                tracing::warn!(error = %error, events = items.len(), "Cannot fan out now; requeueing.");
                 // A pause so that a database outage does not spin the queue.
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    })
-                    .await;
+                for (delivery, _) in items {
+                    let _ = delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..BasicNackOptions::default()
+                        })
+                        .await;
+                }
             }
             Err(error) => {
-                tracing::error!(error = %error, event_id = %event.id, "Cannot fan out; dropping the event from the deliveries queue.");
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                for (delivery, routed) in items {
+                    tracing::error!(error = %error, event_id = %routed.event.id, "Cannot fan out; dropping the event from the deliveries queue.");
+                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                }
             }
         }
     }
 
-    async fn store(&self, event: &IncomingEvent) -> Result<usize, RepoError> {
+    async fn store(&self, events: &[&Routed]) -> Result<usize, RepoError> {
         let client = self.repo.client().await?;
-        let created = fan_out(
-            &client,
-            &event.id,
-            &event.event_type,
-            &body(event),
-            &line_keys(event),
-            &type_patterns(&event.event_type),
-        )
-        .await?;
+        let batch: Vec<FanOutEvent<'_>> = events.iter().map(|r| r.as_fan_out()).collect();
+        let created = fan_out(&client, &batch).await?;
         Ok(created.len())
+    }
+}
+
+/// A parsed domain event with what endpoints filter it on.
+struct Routed {
+    event: IncomingEvent,
+    payload: serde_json::Value,
+    line_keys: Vec<String>,
+    type_patterns: Vec<String>,
+}
+
+impl Routed {
+    fn new(event: IncomingEvent) -> Self {
+        Routed {
+            payload: body(&event),
+            line_keys: line_keys(&event),
+            type_patterns: type_patterns(&event.event_type),
+            event,
+        }
+    }
+
+    fn as_fan_out(&self) -> FanOutEvent<'_> {
+        FanOutEvent {
+            event_id: &self.event.id,
+            event_type: &self.event.event_type,
+            payload: &self.payload,
+            line_keys: &self.line_keys,
+            type_patterns: &self.type_patterns,
+        }
     }
 }

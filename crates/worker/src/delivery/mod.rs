@@ -53,6 +53,7 @@ impl Forwarder {
             amqp_url: settings.broker.amqp_url.clone(),
             topology: settings.broker.topology(),
             prefetch: d.delivery_prefetch.max(1),
+            batch_size: usize::from(settings.batch_size),
             repo: repo.clone(),
             wake: wake.clone(),
         });

@@ -39,7 +39,7 @@ impl Default for DeliverySettings {
             delivery_endpoint_concurrency: 4,
             delivery_poll_interval_ms: 1_000,
             delivery_disable_after_secs: 24 * 60 * 60,
-            delivery_prefetch: 32,
+            delivery_prefetch: 256,
         }
     }
 }

@@ -74,3 +74,57 @@ async fn many_deliveries_received_together_are_stored_once_each_and_a_bad_one_de
     );
     worker.finish().await;
 }
+
+#[tokio::test]
+async fn copies_of_one_event_received_together_are_stored_and_audited_once_in_the_batch() {
+    let mut worker = spawn_worker().await;
+    worker.stop().await;
+    for i in 0..10 {
+        let meta = envelope(Provider::Meta);
+        let body = meta_text(
+            &format!("wamid.copy{i}"),
+            "16505550009",
+            "hi",
+            1_749_416_383,
+        );
+        worker.publish(&meta, &body).await;
+        if i % 3 == 0 {
+            // The provider's retry that dedup let through: same key, same body.
+            worker.publish(&meta, &body).await;
+        }
+    }
+    worker.start().await;
+
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            10,
+        )
+        .await;
+    let queue = worker.broker.topology().work_queue();
+    let drained = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await == 0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "work queue never drained");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 10);
+    assert_eq!(
+        worker
+            .count("SELECT count(*) FROM webhook_events WHERE outcome = 'processed'")
+            .await,
+        10
+    );
+    assert_eq!(
+        worker.count("SELECT count(*) FROM webhook_events").await,
+        10
+    );
+    // Copies in one batch must not push it onto the one-event path.
+    let transactions = worker
+        .count("SELECT count(DISTINCT xmin::text)::int8 FROM webhook_events")
+        .await;
+    assert!(
+        transactions < 10,
+        "{transactions} transactions for 10 audit rows"
+    );
+    worker.finish().await;
+}

@@ -1,6 +1,7 @@
 //! A throughput measurement, not a check: run it on a release build with
 //! `cargo test --release -p inlet-worker --test it throughput -- --ignored --nocapture
-//! --test-threads=1` (`INLET_PREFETCH`, `INLET_BATCH_SIZE` override the defaults).
+//! --test-threads=1` (`INLET_PREFETCH`, `INLET_BATCH_SIZE`, `INLET_DATABASE_POOL_SIZE` and
+//! `INLET_DELIVERY_ENABLED` override the defaults).
 
 use crate::fixtures::meta_text;
 use crate::helpers::{envelope, spawn_on};
@@ -24,6 +25,10 @@ async fn drain_rate(senders: usize) {
     let mut worker = spawn_on(broker, |s| {
         s.prefetch = from_env("INLET_PREFETCH").unwrap_or(defaults.prefetch);
         s.batch_size = from_env("INLET_BATCH_SIZE").unwrap_or(defaults.batch_size);
+        s.database.database_pool_size = from_env("INLET_DATABASE_POOL_SIZE")
+            .map_or(defaults.database.database_pool_size, usize::from);
+        s.delivery.delivery_enabled = std::env::var("INLET_DELIVERY_ENABLED")
+            .map_or(defaults.delivery.delivery_enabled, |v| v == "true");
     })
     .await;
     worker.stop().await;

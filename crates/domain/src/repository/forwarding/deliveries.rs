@@ -13,21 +13,21 @@ const COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, d.event_type, d.status, 
      d.max_attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, \
      d.updated_at, d.payload";
 
-// Ids are UUIDv7, generated here, so that pages ordered by id are ordered by
-// time; hence matching and inserting are two statements. The unique
-// (event_id, endpoint_id) key makes a redelivered event a no-op.
-const MATCHING_ENDPOINTS: &str = "
-SELECT e.id, e.max_attempts
+// Matching is done here, not in SQL, so that one query serves a whole batch
+// of events: the enabled endpoints are few and read once per batch.
+const ENABLED_ENDPOINTS: &str = "
+SELECT e.id, e.max_attempts, e.lines, e.event_types
 FROM forward_endpoints e
-WHERE e.enabled
-  AND (cardinality(e.lines) = 0 OR e.lines && $1::text[])
-  AND (cardinality(e.event_types) = 0 OR e.event_types && $2::text[])";
+WHERE e.enabled";
 
+// Ids are UUIDv7, generated here, so that pages ordered by id are ordered by
+// time. The unique (event_id, endpoint_id) key makes a redelivered event a no-op.
 const INSERT_DELIVERIES: &str = "
 INSERT INTO forward_deliveries (id, endpoint_id, event_id, event_type, payload, status,
                                 max_attempts, next_attempt_at)
-SELECT t.id, t.endpoint_id, $1, $2, $3, 'pending', t.max_attempts, now()
-FROM UNNEST($4::uuid[], $5::uuid[], $6::int4[]) AS t(id, endpoint_id, max_attempts)
+SELECT t.id, t.endpoint_id, t.event_id, t.event_type, t.payload, 'pending', t.max_attempts, now()
+FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::int4[])
+     AS t(id, endpoint_id, event_id, event_type, payload, max_attempts)
 ON CONFLICT (event_id, endpoint_id) DO NOTHING
 RETURNING id";
 
@@ -108,33 +108,89 @@ pub struct Attempt {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Creates the deliveries of one event; returns the ids that were new.
+/// A domain event to fan out, with what endpoints filter on.
+#[derive(Clone, Copy, Debug)]
+pub struct FanOutEvent<'a> {
+    /// Its stable id.
+    pub event_id: &'a str,
+    /// Its type.
+    pub event_type: &'a str,
+    /// The body every delivery of it sends.
+    pub payload: &'a Value,
+    /// Line ids and own numbers an endpoint's `lines` may name.
+    pub line_keys: &'a [String],
+    /// The type and the patterns (`message.*`, `*`) an endpoint's `event_types` may name.
+    pub type_patterns: &'a [String],
+}
+
+/// An enabled endpoint's filters.
+struct Subscriber {
+    id: Uuid,
+    max_attempts: i32,
+    lines: Vec<String>,
+    event_types: Vec<String>,
+}
+
+impl Subscriber {
+    /// An empty filter matches everything; otherwise one shared entry does.
+    fn wants(&self, event: &FanOutEvent<'_>) -> bool {
+        let overlaps = |filter: &[String], keys: &[String]| {
+            filter.is_empty() || filter.iter().any(|f| keys.contains(f))
+        };
+        overlaps(&self.lines, event.line_keys) && overlaps(&self.event_types, event.type_patterns)
+    }
+}
+
+/// Creates the deliveries of many events, one per matching enabled endpoint,
+/// in two statements however many events there are (one when no endpoint is
+/// enabled); returns the ids that were new.
 pub async fn fan_out<C: GenericClient>(
     client: &C,
-    event_id: &str,
-    event_type: &str,
-    payload: &Value,
-    line_keys: &[String],
-    type_patterns: &[String],
+    events: &[FanOutEvent<'_>],
 ) -> Result<Vec<Uuid>, RepoError> {
-    let stmt = client.prepare_cached(MATCHING_ENDPOINTS).await?;
-    let endpoints = client.query(&stmt, &[&line_keys, &type_patterns]).await?;
-    if endpoints.is_empty() {
+    if events.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = endpoints.iter().map(|_| Uuid::now_v7()).collect();
-    let endpoint_ids: Vec<Uuid> = endpoints.iter().map(|r| r.get(0)).collect();
-    let max_attempts: Vec<i32> = endpoints.iter().map(|r| r.get(1)).collect();
+    let stmt = client.prepare_cached(ENABLED_ENDPOINTS).await?;
+    let subscribers: Vec<Subscriber> = client
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(|r| Subscriber {
+            id: r.get(0),
+            max_attempts: r.get(1),
+            lines: r.get(2),
+            event_types: r.get(3),
+        })
+        .collect();
+    if subscribers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut ids, mut endpoint_ids, mut event_ids) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut types, mut payloads, mut max_attempts) = (Vec::new(), Vec::new(), Vec::new());
+    for event in events {
+        for s in subscribers.iter().filter(|s| s.wants(event)) {
+            ids.push(Uuid::now_v7());
+            endpoint_ids.push(s.id);
+            event_ids.push(event.event_id);
+            types.push(event.event_type);
+            payloads.push(event.payload);
+            max_attempts.push(s.max_attempts);
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let stmt = client.prepare_cached(INSERT_DELIVERIES).await?;
     let rows = client
         .query(
             &stmt,
             &[
-                &event_id,
-                &event_type,
-                payload,
                 &ids,
                 &endpoint_ids,
+                &event_ids,
+                &types,
+                &payloads,
                 &max_attempts,
             ],
         )
@@ -283,4 +339,44 @@ pub async fn retry_delivery<C: GenericClient>(
         Some(_) => RetryOutcome::InProgress,
         None => RetryOutcome::NotFound,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FanOutEvent, Subscriber};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn subscriber(lines: &[&str], types: &[&str]) -> Subscriber {
+        Subscriber {
+            id: Uuid::nil(),
+            max_attempts: 1,
+            lines: lines.iter().map(|s| (*s).to_owned()).collect(),
+            event_types: types.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_filters_match_everything_and_a_filter_needs_one_shared_entry() {
+        let payload = json!({});
+        let lines = vec!["L1".to_owned(), "15550783881".to_owned()];
+        let types = vec![
+            "message.received".to_owned(),
+            "*".to_owned(),
+            "message.*".to_owned(),
+        ];
+        let event = FanOutEvent {
+            event_id: "e",
+            event_type: "message.received",
+            payload: &payload,
+            line_keys: &lines,
+            type_patterns: &types,
+        };
+        assert!(subscriber(&[], &[]).wants(&event));
+        assert!(subscriber(&["15550783881"], &[]).wants(&event));
+        assert!(subscriber(&["L2", "L1"], &["message.*"]).wants(&event));
+        assert!(!subscriber(&["L2"], &[]).wants(&event));
+        assert!(!subscriber(&[], &["message.status"]).wants(&event));
+        assert!(!subscriber(&["L1"], &["call"]).wants(&event));
+    }
 }

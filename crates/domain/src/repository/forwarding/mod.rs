@@ -11,7 +11,7 @@ mod sending;
 pub use clients::{client_by_token_hash, insert_client, ForwardClient};
 pub use deliveries::{
     fan_out, get_delivery, insert_test_delivery, list_attempts, list_deliveries, retry_delivery,
-    Attempt, Delivery, DeliveryPage, RetryOutcome,
+    Attempt, Delivery, DeliveryPage, FanOutEvent, RetryOutcome,
 };
 pub use endpoints::{
     delete_endpoint, get_endpoint, insert_endpoint, list_endpoints, rotate_secret, update_endpoint,

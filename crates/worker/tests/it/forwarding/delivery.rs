@@ -209,3 +209,66 @@ async fn the_test_action_sends_a_test_event_to_the_endpoint() {
     assert_eq!(receiver.received()[0].json()["type"], "endpoint.test");
     f.stop().await;
 }
+
+#[tokio::test]
+async fn events_received_together_go_to_the_endpoints_each_one_matches() {
+    let mut f = Forwarding::start().await;
+    // Queued while no consumer runs, so they arrive together as one batch.
+    f.stop_forwarder().await;
+    let on_line = Receiver::start();
+    let other_line = Receiver::start();
+    let statuses = Receiver::start();
+    let on_line_ep = f
+        .endpoint(json!({"url": on_line.url, "lines": [LINE]}))
+        .await;
+    let other_line_ep = f
+        .endpoint(json!({"url": other_line.url, "lines": ["+15550000000"]}))
+        .await;
+    let statuses_ep = f
+        .endpoint(json!({"url": statuses.url, "event_types": ["message.status"]}))
+        .await;
+    for i in 0..6 {
+        f.publish(&message_received(&format!("evt-b-m{i}"))).await;
+    }
+    for i in 0..3 {
+        f.publish(&message_status(&format!("evt-b-s{i}"))).await;
+    }
+    f.start_forwarder();
+
+    let all_sent = eventually(PATIENCE, || async {
+        (on_line.received().len() == 9 && statuses.received().len() == 3).then_some(())
+    })
+    .await;
+    assert!(
+        all_sent.is_some(),
+        "the line's endpoint gets all 9 events ({} so far), the status endpoint the 3 statuses ({} so far)",
+        on_line.received().len(),
+        statuses.received().len()
+    );
+    let count = |endpoint: &serde_json::Value| {
+        let id = endpoint["id"].as_str().expect("id").to_owned();
+        let f = &f;
+        async move {
+            let (_, page) = f
+                .api(Method::GET, &format!("/v1/endpoints/{id}/deliveries"), None)
+                .await;
+            page["data"].as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(count(&on_line_ep).await, 9);
+    assert_eq!(count(&statuses_ep).await, 3);
+    assert_eq!(
+        count(&other_line_ep).await,
+        0,
+        "another line's endpoint gets nothing"
+    );
+    assert!(other_line.received().is_empty());
+    let mut types: Vec<String> = statuses
+        .received()
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    types.dedup();
+    assert_eq!(types, ["message.status"]);
+    f.stop().await;
+}
