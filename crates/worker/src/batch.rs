@@ -8,14 +8,12 @@
 //! dead letters, attempts and audit rows are exactly those of a lone event and
 //! one poison event cannot take its neighbours down.
 
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, Stored};
 use crate::router::{Decoded, Processed};
-use futures::future::join_all;
 use inlet_domain::envelope::EventMeta;
 use lapin::message::Delivery;
 use lapin::Channel;
 use std::time::Instant;
-use tracing::Instrument;
 
 impl Consumer {
     /// How many batches may be in flight at once: enough to fill the
@@ -58,23 +56,24 @@ impl Consumer {
         drop(items);
         match stored {
             Ok(stored) => {
-                let settled = batch.into_iter().zip(stored).map(
-                    |((delivery, meta, decoded), (outcome, applied))| {
-                        let span = event_span(&meta);
-                        let done = Processed {
+                let (held, decoded): (Vec<(Delivery, EventMeta)>, Vec<Decoded>) =
+                    batch.into_iter().map(|(d, m, x)| ((d, m), x)).unzip();
+                let stored = held
+                    .iter()
+                    .zip(decoded)
+                    .zip(stored)
+                    .map(|(((delivery, meta), decoded), (outcome, applied))| Stored {
+                        delivery,
+                        meta,
+                        done: Processed {
                             event_type: decoded.event_type,
                             outcome,
                             applied,
                             events: decoded.events,
-                        };
-                        async move {
-                            self.settle(publisher, &delivery, &meta, done, started)
-                                .await;
-                        }
-                        .instrument(span)
-                    },
-                );
-                join_all(settled).await;
+                        },
+                    })
+                    .collect();
+                self.settle_all(publisher, stored, started).await;
             }
             Err(error) => {
                 tracing::warn!(

@@ -5,9 +5,12 @@
 use crate::metrics::Metrics;
 use crate::router::{Failed, Processed, Router};
 use crate::{publish, queue_depth, retry};
+use futures::future::join_all;
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::event::PublishedEvent;
+use inlet_domain::forward::queue::deliveries_queue;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -18,6 +21,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// A raw event whose effects are committed, ready to be announced and acked.
+pub(crate) struct Stored<'a> {
+    pub(crate) delivery: &'a Delivery,
+    pub(crate) meta: &'a EventMeta,
+    pub(crate) done: Processed,
+}
 
 /// Everything a consumer needs, shared by its concurrent handlers.
 pub struct Consumer {
@@ -167,8 +177,12 @@ impl Consumer {
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
             Ok(done) => {
-                self.settle(publisher, &delivery, &meta, done, started)
-                    .await
+                let stored = Stored {
+                    delivery: &delivery,
+                    meta: &meta,
+                    done,
+                };
+                self.settle_all(publisher, vec![stored], started).await
             }
             Err(Failed { event_type, error })
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
@@ -213,25 +227,61 @@ impl Consumer {
         }
     }
 
-    /// Publishes a stored event's domain events, then acks it and counts it.
-    pub(crate) async fn settle(
+    /// Hands the domain events of raw events stored together to forwarding
+    /// (one message), then publishes, acks and counts each raw event. If the
+    /// hand-over fails they are all requeued: storage absorbs the redelivery.
+    pub(crate) async fn settle_all(
         &self,
         publisher: &Channel,
-        delivery: &Delivery,
-        meta: &EventMeta,
-        done: Processed,
+        stored: Vec<Stored<'_>>,
         started: Instant,
     ) {
-        let exchange = self.topology.domain_exchange();
-        let published = publish::domain_events(
-            publisher,
-            &exchange,
+        let published: Vec<Vec<PublishedEvent>> = stored
+            .iter()
+            .map(|s| {
+                s.done
+                    .events
+                    .iter()
+                    .map(|e| publish::published(s.meta, e))
+                    .collect()
+            })
+            .collect();
+        let all: Vec<&PublishedEvent> = published.iter().flatten().collect();
+        let queue = deliveries_queue(&self.topology);
+        if let Err(error) =
+            publish::for_forwarding(publisher, &queue, &all, self.publish_timeout).await
+        {
+            tracing::warn!(error = %error, events = stored.len(), "Cannot hand events to forwarding; requeueing.");
+            for s in &stored {
+                self.requeue(s.delivery).await;
+            }
+            return;
+        }
+        let settled = stored.into_iter().zip(&published).map(|(s, published)| {
+            let span = crate::batch::event_span(s.meta);
+            self.settle(publisher, s, published, started)
+                .instrument(span)
+        });
+        join_all(settled).await;
+    }
+
+    /// Publishes a stored event's domain events, then acks it and counts it.
+    async fn settle(
+        &self,
+        publisher: &Channel,
+        stored: Stored<'_>,
+        published: &[PublishedEvent],
+        started: Instant,
+    ) {
+        let Stored {
+            delivery,
             meta,
-            &done.events,
-            self.publish_timeout,
-        )
-        .await;
-        if let Err(error) = published {
+            done,
+        } = stored;
+        let exchange = self.topology.domain_exchange();
+        let result =
+            publish::domain_events(publisher, &exchange, published, self.publish_timeout).await;
+        if let Err(error) = result {
             // Stored but not announced: the redelivery stores nothing
             // new and publishes again under the same ids.
             tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");

@@ -1,12 +1,13 @@
 //! Publishes stored events downstream as [`PublishedEvent`] JSON on the
-//! `inlet.domain` topic exchange, routing key = event type.
+//! `inlet.domain` topic exchange, routing key = event type, and a batch's
+//! events together, as one message, to the forwarding deliveries queue.
 //!
 //! Called by the consumer after the commit and before the ack: if a publish
 //! fails the delivery is requeued, storage absorbs the redelivery and the
 //! events are published again under the same ids (at least once).
 
 use futures::future::join_all;
-use inlet_domain::broker::PublishError;
+use inlet_domain::broker::{publish_confirmed, PublishError};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::{DomainEvent, PublishedEvent};
 use lapin::options::BasicPublishOptions;
@@ -35,8 +36,7 @@ pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
 pub async fn domain_events(
     channel: &Channel,
     exchange: &str,
-    meta: &EventMeta,
-    events: &[DomainEvent],
+    events: &[PublishedEvent],
     timeout: Duration,
 ) -> Result<(), PublishError> {
     if events.is_empty() {
@@ -44,19 +44,18 @@ pub async fn domain_events(
     }
     let publish_all = async {
         let mut confirms = Vec::with_capacity(events.len());
-        for event in events {
-            let message = published(meta, event);
-            let body = serde_json::to_vec(&message).map_err(|_| PublishError::Nacked)?;
+        for message in events {
+            let body = serde_json::to_vec(message).map_err(|_| PublishError::Nacked)?;
             let properties = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into())
                 .with_message_id(message.id.as_str().into())
-                .with_correlation_id(meta.correlation_id.as_str().into())
+                .with_correlation_id(message.correlation_id.as_str().into())
                 .with_type(message.event_type.as_str().into());
             let confirm = channel
                 .basic_publish(
                     exchange,
-                    event.event_type(),
+                    &message.event_type,
                     BasicPublishOptions::default(),
                     &body,
                     properties,
@@ -77,6 +76,28 @@ pub async fn domain_events(
     tokio::time::timeout(timeout, publish_all)
         .await
         .map_err(|_| PublishError::Timeout)?
+}
+
+/// Sends the domain events of a batch of raw events to the forwarding
+/// deliveries queue as one persistent message (a JSON array), and waits for
+/// the confirm.
+///
+/// Not mandatory: when forwarding was never set up the queue does not exist,
+/// and there is nothing to forward to.
+pub async fn for_forwarding(
+    channel: &Channel,
+    queue: &str,
+    events: &[&PublishedEvent],
+    timeout: Duration,
+) -> Result<(), PublishError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let body = serde_json::to_vec(events).map_err(|_| PublishError::Nacked)?;
+    let properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    publish_confirmed(channel, "", queue, &body, properties, false, timeout).await
 }
 
 #[cfg(test)]

@@ -1,27 +1,32 @@
-//! The delivery consumer's queue on the `inlet.domain` topic exchange.
+//! The delivery consumer's queue, `{prefix}inlet.deliveries`.
+//!
+//! The worker sends it, through the default exchange, one message per batch
+//! of stored raw events: a JSON array of every domain event the batch yielded
+//! (a single event object is read too). One message per batch instead of one
+//! per event keeps forwarding's cost on the broker small; downstream consumers
+//! still get one message per event on the `inlet.domain` topic exchange.
 //!
 //! Declared by a function of its own (not [`Topology::declare`]) so that only
 //! the processes that forward need it, and either binary can declare it
 //! idempotently.
 
 use crate::broker::Topology;
-use lapin::options::{
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
+use lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, ExchangeKind};
 
-/// Binding key: every domain event is a candidate for forwarding; endpoint
-/// filters decide in the database.
-pub const DELIVERIES_BINDING: &str = "#";
+/// The binding key with which earlier versions bound the queue to the domain
+/// exchange (one copy of every event); removed at declaration, since the
+/// worker now sends batches straight to the queue.
+const LEGACY_BINDING: &str = "#";
 
 /// The name of the deliveries queue: `{prefix}inlet.deliveries`.
 pub fn deliveries_queue(topology: &Topology) -> String {
     format!("{}inlet.deliveries", topology.prefix())
 }
 
-/// Declares the domain exchange (in case the worker has not yet) and the
-/// durable deliveries queue bound to it with `#`.
+/// Declares the durable deliveries queue (and the domain exchange, in case
+/// the worker has not yet), and removes the binding earlier versions made.
 pub async fn declare_deliveries(
     channel: &Channel,
     topology: &Topology,
@@ -48,12 +53,12 @@ pub async fn declare_deliveries(
     };
     let queue = deliveries_queue(topology);
     channel.queue_declare(&queue, options, args).await?;
+    // Unbinding what is not bound is not an error: this is idempotent.
     channel
-        .queue_bind(
+        .queue_unbind(
             &queue,
             &topology.domain_exchange(),
-            DELIVERIES_BINDING,
-            QueueBindOptions::default(),
+            LEGACY_BINDING,
             FieldTable::default(),
         )
         .await

@@ -2,8 +2,9 @@
 //! records one delivery per matching endpoint, acking only after the rows are
 //! committed (a redelivered event finds them already there).
 //!
-//! Events received together are fanned out together: one read of the enabled
-//! endpoints and one insert per batch, as the main consumer stores its events.
+//! A message carries the domain events of one worker batch. Messages received
+//! together are fanned out together: one read of the enabled endpoints and
+//! one insert for all their events.
 
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
@@ -16,6 +17,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::FieldTable;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -94,10 +96,13 @@ impl FanOut {
 
     /// Fans out the events received together and settles each delivery.
     async fn process(&self, deliveries: Vec<Delivery>) {
-        let mut parsed = Vec::with_capacity(deliveries.len());
+        let mut parsed: Vec<(Delivery, Vec<Routed>)> = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            match serde_json::from_slice::<IncomingEvent>(&delivery.data) {
-                Ok(event) => parsed.push((delivery, Routed::new(event))),
+            match serde_json::from_slice::<Carried>(&delivery.data) {
+                Ok(carried) => {
+                    let routed = carried.into_events().into_iter().map(Routed::new).collect();
+                    parsed.push((delivery, routed));
+                }
                 Err(error) => {
                     // Not an event this version understands: nothing can be sent.
                     tracing::error!(error = %error, "Domain event does not parse; dropping it from the deliveries queue.");
@@ -108,14 +113,15 @@ impl FanOut {
         if parsed.is_empty() {
             return;
         }
-        let events: Vec<&Routed> = parsed.iter().map(|(_, r)| r).collect();
+        let events: Vec<&Routed> = parsed.iter().flat_map(|(_, r)| r).collect();
         let result = self.store(&events).await;
         match result {
             Err(error) if !error.is_transient() && parsed.len() > 1 => {
-                // Find the event at fault: each alone, so the others still go out.
-                tracing::warn!(error = %error, events = parsed.len(), "Cannot fan out the batch; one event at a time.");
+                // Find the message at fault: each alone, so the others still go out.
+                tracing::warn!(error = %error, messages = parsed.len(), "Cannot fan out the batch; one message at a time.");
                 for item in &parsed {
-                    let result = self.store(&[&item.1]).await;
+                    let events: Vec<&Routed> = item.1.iter().collect();
+                    let result = self.store(&events).await;
                     self.settle(std::slice::from_ref(item), result).await;
                 }
             }
@@ -123,25 +129,26 @@ impl FanOut {
         }
     }
 
-    /// Acks the events once their deliveries are committed; requeues them
+    /// Acks the messages once their deliveries are committed; requeues them
     /// after a pause on a passing failure; drops them on any other.
-    async fn settle(&self, items: &[(Delivery, Routed)], result: Result<usize, RepoError>) {
+    async fn settle(&self, items: &[(Delivery, Vec<Routed>)], result: Result<usize, RepoError>) {
+        let events: usize = items.iter().map(|(_, r)| r.len()).sum();
         match result {
             Ok(created) => {
                 // Acks these and every earlier delivery (all settled already).
                 let all = BasicAckOptions { multiple: true };
                 if let Some((last, _)) = items.last() {
                     if let Err(error) = last.ack(all).await {
-                        tracing::warn!(error = %error, events = items.len(), "Ack failed; the events will be fanned out again (idempotently).");
+                        tracing::warn!(error = %error, events, "Ack failed; the events will be fanned out again (idempotently).");
                     }
                 }
                 if created > 0 {
                     self.wake.notify_one();
                 }
-                tracing::debug!(events = items.len(), created, "Events fanned out.");
+                tracing::debug!(events, created, "Events fanned out.");
             }
             Err(error) if error.is_transient() => {
-                tracing::warn!(error = %error, events = items.len(), "Cannot fan out now; requeueing.");
+                tracing::warn!(error = %error, events, "Cannot fan out now; requeueing.");
                 // A pause so that a database outage does not spin the queue.
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 for (delivery, _) in items {
@@ -155,7 +162,8 @@ impl FanOut {
             }
             Err(error) => {
                 for (delivery, routed) in items {
-                    tracing::error!(error = %error, event_id = %routed.event.id, "Cannot fan out; dropping the event from the deliveries queue.");
+                    let ids: Vec<&str> = routed.iter().map(|r| r.event.id.as_str()).collect();
+                    tracing::error!(error = %error, event_ids = ?ids, "Cannot fan out; dropping the message from the deliveries queue.");
                     let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
                 }
             }
@@ -167,6 +175,24 @@ impl FanOut {
         let batch: Vec<FanOutEvent<'_>> = events.iter().map(|r| r.as_fan_out()).collect();
         let created = fan_out(&client, &batch).await?;
         Ok(created.len())
+    }
+}
+
+/// What one message on the deliveries queue carries: the events of a batch
+/// (what the worker sends) or a single event.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Carried {
+    Many(Vec<IncomingEvent>),
+    One(IncomingEvent),
+}
+
+impl Carried {
+    fn into_events(self) -> Vec<IncomingEvent> {
+        match self {
+            Carried::Many(events) => events,
+            Carried::One(event) => vec![event],
+        }
     }
 }
 
@@ -196,5 +222,24 @@ impl Routed {
             line_keys: &self.line_keys,
             type_patterns: &self.type_patterns,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Carried;
+
+    const EVENT: &str = r#"{"id":"evt_1","type":"message.received","line_id":"L1",
+        "received_at":"2026-11-23T10:00:00Z","data":{"kind":"message"}}"#;
+
+    #[test]
+    fn a_message_carries_a_batch_of_events_or_a_single_one() {
+        let batch = format!("[{EVENT},{}]", EVENT.replace("evt_1", "evt_2"));
+        let many: Carried = serde_json::from_str(&batch).expect("a batch parses");
+        let ids: Vec<String> = many.into_events().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["evt_1", "evt_2"]);
+        let one: Carried = serde_json::from_str(EVENT).expect("one event parses");
+        assert_eq!(one.into_events().len(), 1);
+        assert!(serde_json::from_str::<Carried>(r#"{"nope":1}"#).is_err());
     }
 }

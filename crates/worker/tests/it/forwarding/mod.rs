@@ -4,6 +4,7 @@
 mod delivery;
 mod disable;
 mod events;
+mod from_worker;
 mod limits;
 mod receiver;
 mod restart;

@@ -1,8 +1,10 @@
 //! `Forwarding::start()`: a management API, a delivery consumer, a database
 //! and a broker namespace of the test's own.
 
+use inlet_domain::broker::{persistent_properties, EVENT_ROUTING_KEY};
+use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::PublishedEvent;
-use inlet_domain::forward::queue::declare_deliveries;
+use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
 use inlet_domain::forward::settings::ForwardSettings;
 use inlet_gateway::admin::clients::create_client;
 use inlet_gateway::admin::AdminApp;
@@ -11,6 +13,7 @@ use inlet_worker::config::Settings;
 use inlet_worker::delivery::settings::DeliverySettings;
 use inlet_worker::delivery::Forwarder;
 use inlet_worker::metrics::Metrics;
+use inlet_worker::startup::Worker;
 use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
 use reqwest::Method;
@@ -58,6 +61,7 @@ pub struct Forwarding {
     http: reqwest::Client,
     admin_shutdown: CancellationToken,
     forwarder: Option<(CancellationToken, JoinHandle<()>)>,
+    worker: Option<(CancellationToken, JoinHandle<()>)>,
 }
 
 impl Forwarding {
@@ -110,6 +114,7 @@ impl Forwarding {
             http: reqwest::Client::new(),
             admin_shutdown,
             forwarder: None,
+            worker: None,
         };
         this.start_forwarder();
         this
@@ -155,17 +160,51 @@ impl Forwarding {
         json
     }
 
-    /// Publishes `event` on the domain exchange as the worker does.
+    /// Hands `event` to forwarding as the worker does (a batch of one on the
+    /// deliveries queue).
     pub async fn publish(&self, event: &PublishedEvent) {
-        let body = serde_json::to_vec(event).expect("event JSON");
+        let body = serde_json::to_vec(&[event]).expect("event JSON");
         self.broker
             .channel
             .basic_publish(
-                &self.broker.topology().domain_exchange(),
-                &event.event_type,
+                "",
+                &deliveries_queue(&self.broker.topology()),
                 BasicPublishOptions::default(),
                 &body,
                 BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("publish settled");
+    }
+
+    /// Starts a worker consuming raw events on this test's broker and
+    /// database (forwarding is already running); stopped by [`Forwarding::stop`].
+    pub async fn start_worker(&mut self) {
+        let mut settings = self.settings.clone();
+        settings.delivery.delivery_enabled = false;
+        settings.worker_metrics_addr = "127.0.0.1:0".into();
+        let shutdown = CancellationToken::new();
+        let worker = Worker::build(settings, shutdown.clone())
+            .await
+            .expect("worker builds");
+        let handle = tokio::spawn(async move {
+            worker.run_until_stopped().await.expect("worker runs");
+        });
+        self.worker = Some((shutdown, handle));
+    }
+
+    /// Publishes a raw event into the ingest exchange as the gateway would.
+    pub async fn publish_raw(&self, meta: &EventMeta, body: &[u8]) {
+        self.broker
+            .channel
+            .basic_publish(
+                &self.broker.topology().ingest_exchange(),
+                EVENT_ROUTING_KEY,
+                BasicPublishOptions::default(),
+                body,
+                persistent_properties(meta),
             )
             .await
             .expect("published")
@@ -207,6 +246,10 @@ impl Forwarding {
 
     /// Stops everything and deletes the test's queues.
     pub async fn stop(mut self) {
+        if let Some((token, handle)) = self.worker.take() {
+            token.cancel();
+            handle.await.expect("worker stopped cleanly");
+        }
         self.stop_forwarder().await;
         self.admin_shutdown.cancel();
         self.broker.cleanup().await.expect("broker cleanup");

@@ -1,0 +1,70 @@
+//! The whole path: raw events the worker stores reach the endpoints that
+//! match them, each once, through the batches the worker hands to forwarding.
+
+use super::receiver::Receiver;
+use super::support::{Forwarding, PATIENCE};
+use crate::fixtures::meta_text;
+use crate::helpers::envelope;
+use inlet_domain::Provider;
+use inlet_testkit::eventually;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn raw_events_the_worker_stores_reach_a_matching_endpoint_once_each() {
+    let mut f = Forwarding::start().await;
+    let messages = Receiver::start();
+    let statuses = Receiver::start();
+    f.endpoint(json!({"url": messages.url, "event_types": ["message.received"]}))
+        .await;
+    f.endpoint(json!({"url": statuses.url, "event_types": ["message.status"]}))
+        .await;
+    // Queued before the worker starts, so that it stores them in batches.
+    let mut expected = BTreeSet::new();
+    for i in 0..12 {
+        let id = format!("wamid.fwd{i}");
+        let body = meta_text(&id, "16505550123", "hello", 1_749_416_383);
+        let meta = envelope(Provider::Meta);
+        f.publish_raw(&meta, &body).await;
+        if i % 4 == 0 {
+            // A redelivered copy: stored once, forwarded once.
+            f.publish_raw(&meta, &body).await;
+        }
+        expected.insert(id);
+    }
+    f.start_worker().await;
+
+    let all = eventually(PATIENCE, || async {
+        (messages.received().len() >= expected.len()).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "{} of {} messages forwarded",
+        messages.received().len(),
+        expected.len()
+    );
+    // Give a doubled delivery the time to show up before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let received = messages.received();
+    let ids: Vec<String> = received
+        .iter()
+        .map(|r| {
+            r.json()["data"]["provider_message_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids.len(),
+        expected.len(),
+        "each message forwarded once: {ids:?}"
+    );
+    assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(received
+        .iter()
+        .all(|r| r.json()["type"] == json!("message.received")));
+    assert!(statuses.received().is_empty(), "no status was stored");
+    f.stop().await;
+}
