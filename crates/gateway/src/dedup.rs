@@ -23,7 +23,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use inlet_domain::settings::SettingsError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, Script};
+use redis::FromRedisValue;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,8 +69,6 @@ pub struct Dedup {
     client: redis::Client,
     // Set by the first call that reaches Redis; cloned (cheaply) per command.
     connection: OnceCell<ConnectionManager>,
-    claim: Script,
-    release: Script,
     prefix: String,
     in_flight_ttl: u64,
     done_ttl: u64,
@@ -95,8 +93,6 @@ impl Dedup {
         Ok(Dedup {
             client,
             connection: OnceCell::new(),
-            claim: Script::new(CLAIM),
-            release: Script::new(RELEASE),
             prefix: settings.dedup_prefix.clone(),
             in_flight_ttl: settings.dedup_in_flight_ttl_secs,
             done_ttl: settings.dedup_ttl_secs,
@@ -114,12 +110,15 @@ impl Dedup {
         if self.cooling_down() {
             return Claim::Unavailable;
         }
-        let mut script = self.claim.prepare_invoke();
-        script
-            .key(self.key(key))
+        // The script's text each time (EVAL, not EVALSHA): one round trip
+        // even on a fresh or restarted Redis, which has no script cached.
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(CLAIM)
+            .arg(1)
+            .arg(self.key(key))
             .arg(claim_value(owner))
             .arg(self.in_flight_ttl);
-        match self.run::<Option<String>>(Command::Script(script)).await {
+        match self.run::<Option<String>>(cmd).await {
             Some(None) => Claim::Claimed,
             Some(Some(v)) if v == DONE => Claim::Duplicate,
             Some(Some(_)) => Claim::InFlight,
@@ -136,22 +135,25 @@ impl Dedup {
             .arg(self.done_ttl);
         // On failure the claim simply expires: a retry after that is published
         // again, which the worker's unique keys absorb.
-        let _ = self.run::<()>(Command::Plain(cmd)).await;
+        let _ = self.run::<()>(cmd).await;
     }
 
     /// Releases `owner`'s claim on `key` after a failed publish, so the
     /// provider's retry can pass.
     pub async fn release(&self, key: &str, owner: &str) {
-        let mut script = self.release.prepare_invoke();
-        script.key(self.key(key)).arg(claim_value(owner));
-        let _ = self.run::<i64>(Command::Script(script)).await;
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RELEASE)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(claim_value(owner));
+        let _ = self.run::<i64>(cmd).await;
     }
 
     /// Checks Redis every `every` until shutdown, so the gauge is right even
     /// without traffic.
     pub async fn watch(&self, every: Duration, shutdown: CancellationToken) {
         loop {
-            let _ = self.run::<String>(Command::Plain(redis::cmd("PING"))).await;
+            let _ = self.run::<String>(redis::cmd("PING")).await;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
@@ -178,13 +180,10 @@ impl Dedup {
 
     /// Runs one command within the timeout; `None` (and the bookkeeping of a
     /// failure) when Redis did not answer.
-    async fn run<T: FromRedisValue>(&self, command: Command<'_>) -> Option<T> {
+    async fn run<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
         let call = async {
             let mut conn = self.connection().await?;
-            match command {
-                Command::Plain(cmd) => cmd.query_async::<T>(&mut conn).await,
-                Command::Script(script) => script.invoke_async::<T>(&mut conn).await,
-            }
+            cmd.query_async::<T>(&mut conn).await
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result.map_err(|e| e.to_string()),
@@ -230,13 +229,6 @@ impl Dedup {
             "Dedup store (Redis) unavailable; accepting events without deduplication."
         );
     }
-}
-
-/// A command for [`Dedup::run`]: scripts go by their SHA (`EVALSHA`), loaded
-/// on first use, instead of sending their text with every call.
-enum Command<'a> {
-    Plain(redis::Cmd),
-    Script(redis::ScriptInvocation<'a>),
 }
 
 fn claim_value(owner: &str) -> String {
