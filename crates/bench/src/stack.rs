@@ -56,6 +56,13 @@ pub async fn start_gateway(
     let mut env = broker_env(broker);
     env.extend(gateway_secrets_env());
     env.push(("INLET_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")));
+    // Dedup keys of this namespace only, gone within the hour: a run leaves
+    // hundreds of thousands, which would otherwise sit in Redis for a day.
+    env.push((
+        "INLET_DEDUP_PREFIX".into(),
+        format!("{}dedup:", broker.topology_prefix),
+    ));
+    env.push(("INLET_DEDUP_TTL_SECS".into(), "3600".into()));
     env.extend(launch.gateway_env.iter().cloned());
     let proc = Proc::spawn(&launch.exe, Service::Gateway, &env, &launch.label)?;
     let base = format!("http://127.0.0.1:{port}");

@@ -256,17 +256,24 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64
     );
 
     let (gateway, base) = start_gateway(&opts.launch, &ns).await?;
-    // At half the gateway's rate (the target); and, when the worker is slower
-    // than that, also at half the worker's own rate, where there is no backlog.
-    let mut rates = vec![e2e_rate];
-    if drain_rate < e2e_rate {
-        rates.push(drain_rate * 0.5);
-    }
+    // At half the gateway's rate (the target); when the worker is slower than
+    // that, at half the worker's own rate; and while the p99 misses the
+    // target, at half the last rate again (twice at most), to show the rate
+    // at which this machine meets it with everything on it.
+    let mut rate = e2e_rate;
     let mut lines = Vec::new();
-    for rate in rates {
-        let line = end_to_end(opts, &db, &base, rate).await?;
+    for step in 0..4 {
+        let (line, p99) = end_to_end(opts, &db, &base, rate).await?;
         println!("worker   end to end {line}");
         lines.push(line);
+        let next = if step == 0 && drain_rate < e2e_rate {
+            drain_rate * 0.5
+        } else if p99 > E2E_TARGET_MS && step < 3 {
+            rate * 0.5
+        } else {
+            break;
+        };
+        rate = next;
     }
     gateway.stop(Duration::from_secs(10)).await;
     worker.stop(Duration::from_secs(30)).await;
@@ -274,13 +281,17 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64
     Ok((drain_rate, lines.join("\n                 ")))
 }
 
-/// Load through the gateway at `rate`, then receipt-to-commit percentiles of those rows.
+/// The end-to-end target: receipt to commit, p99, in milliseconds.
+const E2E_TARGET_MS: f64 = 100.0;
+
+/// Load through the gateway at `rate`, then receipt-to-commit percentiles of
+/// those rows: a report line and the p99 in milliseconds.
 async fn end_to_end(
     opts: &SuiteOptions,
     db: &TestDb,
     base: &str,
     rate: f64,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, f64)> {
     let e2e_signer = signer(Sender::Meta)?;
     let report: LoadReport = run(
         &plan(base, opts.concurrency, Pace::Rate(rate), opts.duration),
@@ -307,7 +318,7 @@ async fn end_to_end(
         )
         .await?;
     let pct = |i: usize| row.get::<_, Option<f64>>(i).unwrap_or(f64::NAN);
-    Ok(format!(
+    let line = format!(
         "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms)",
         opts.duration.as_secs(),
         report.summary(),
@@ -316,5 +327,6 @@ async fn end_to_end(
         pct(2),
         pct(3),
         if stored_all { "" } else { " [NOT ALL STORED]" },
-    ))
+    );
+    Ok((line, pct(1)))
 }

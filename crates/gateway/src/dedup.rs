@@ -11,29 +11,40 @@
 //! per interval. For a second after a failure, claims do not even try, so a
 //! Redis that hangs costs one timeout per second, not one per request.
 //!
-//! Every request shares one multiplexed connection (redis-rs's
-//! `ConnectionManager`), which pipelines concurrent commands and reconnects
-//! by itself after an I/O error; it is opened on first use, so the gateway
-//! starts while Redis is down, and a probe pings every few seconds, so Redis
-//! coming back is picked up without a restart. A checked-out pool connection
-//! (deadpool-redis) would cost a `PING` per checkout, doubling the round
-//! trips of every webhook.
+//! Each thread (an actix worker, the probe's runtime thread) shares one
+//! multiplexed connection among its requests (redis-rs's `ConnectionManager`),
+//! which pipelines concurrent commands and reconnects by itself after an I/O
+//! error. Per thread, because the connection's I/O task runs on the runtime
+//! that opened it: a request never waits on another, possibly busy, thread.
+//! Connections are opened on first use, so the gateway starts while Redis is
+//! down, and a probe pings every few seconds, so Redis coming back is picked
+//! up without a restart. A checked-out pool connection (deadpool-redis) would
+//! cost a `PING` per checkout, doubling the round trips of every webhook.
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use inlet_domain::settings::SettingsError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::FromRedisValue;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 /// The value of a claimed key, before its owner's correlation id.
 pub const IN_FLIGHT: &str = "in_flight";
 /// The value of a key whose event the broker has confirmed.
 pub const DONE: &str = "done";
+
+thread_local! {
+    /// Each thread's connection per store (tests run several gateways in one process).
+    static CONNECTIONS: RefCell<HashMap<u64, ConnectionManager>> = RefCell::new(HashMap::new());
+}
+
+/// Distinguishes stores in the thread caches.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// How long claims skip Redis after it failed.
 const COOL_DOWN: Duration = Duration::from_secs(1);
@@ -67,8 +78,8 @@ pub enum Claim {
 /// The dedup store.
 pub struct Dedup {
     client: redis::Client,
-    // Set by the first call that reaches Redis; cloned (cheaply) per command.
-    connection: OnceCell<ConnectionManager>,
+    // Keys this store's connections in each thread's cache.
+    id: u64,
     prefix: String,
     in_flight_ttl: u64,
     done_ttl: u64,
@@ -92,7 +103,7 @@ impl Dedup {
         metrics.dedup_available.set(0);
         Ok(Dedup {
             client,
-            connection: OnceCell::new(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             prefix: settings.dedup_prefix.clone(),
             in_flight_ttl: settings.dedup_in_flight_ttl_secs,
             done_ttl: settings.dedup_ttl_secs,
@@ -165,17 +176,20 @@ impl Dedup {
         format!("{}{key}", self.prefix)
     }
 
-    /// The shared connection, opened by the first caller (the others wait
-    /// for it); after a failure the next call tries again.
+    /// This thread's connection, opened by its first caller. Two callers
+    /// racing to open it both succeed; the later one is kept.
     async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
-        let open = || {
-            // One attempt, bounded: the caller's timeout and cool-down pace retries.
-            let config = ConnectionManagerConfig::new()
-                .set_number_of_retries(0)
-                .set_connection_timeout(self.timeout);
-            ConnectionManager::new_with_config(self.client.clone(), config)
-        };
-        self.connection.get_or_try_init(open).await.cloned()
+        let cached = CONNECTIONS.with(|c| c.borrow().get(&self.id).cloned());
+        if let Some(connection) = cached {
+            return Ok(connection);
+        }
+        // One attempt, bounded: the caller's timeout and cool-down pace retries.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(0)
+            .set_connection_timeout(self.timeout);
+        let connection = ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        CONNECTIONS.with(|c| c.borrow_mut().insert(self.id, connection.clone()));
+        Ok(connection)
     }
 
     /// Runs one command within the timeout; `None` (and the bookkeeping of a

@@ -233,19 +233,31 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .expect("redis reachable")
 }
 
-/// Deletes every key under `prefix`.
+/// Deletes every key under `prefix`. SCAN, not KEYS: KEYS blocks Redis for
+/// every other test while it walks the whole keyspace.
 pub async fn delete_keys(prefix: &str) {
     let mut conn = redis_connection().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .expect("KEYS");
-    if !keys.is_empty() {
-        let _: i64 = redis::cmd("DEL")
-            .arg(keys)
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
             .query_async(&mut conn)
             .await
-            .expect("DEL");
+            .expect("SCAN");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .expect("UNLINK");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
     }
 }
