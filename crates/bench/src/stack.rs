@@ -30,6 +30,8 @@ pub async fn delete_namespace(settings: &BrokerSettings) -> anyhow::Result<()> {
     let connection = connect(&settings.amqp_url, "inlet-bench-cleanup").await?;
     let channel = connection.create_channel().await?;
     settings.topology().delete(&channel).await?;
+    // Declared by the workers' delivery consumers, not by the topology.
+    inlet_domain::forward::queue::delete_deliveries(&channel, &settings.topology()).await?;
     let _ = connection.close(200, "deleted").await;
     Ok(())
 }

@@ -6,10 +6,12 @@ use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The wait after `failures` consecutive failures: full jitter over a cap
-/// that doubles from 100 ms to 5 s, so a fleet does not reconnect in step.
+/// The wait after `failures` consecutive failures: half to all of a cap that
+/// doubles from 200 ms to 2 s, so a fleet does not reconnect in step. A
+/// refused connection costs little, and every second spent waiting after the
+/// broker is back is a second of 503s.
 pub fn reconnect_delay(failures: u32) -> Duration {
-    let cap_ms = 100u64.saturating_mul(1 << failures.min(6)).min(5_000);
+    let cap_ms = 100u64.saturating_mul(1 << failures.min(5)).min(2_000);
     Duration::from_millis(rand::thread_rng().gen_range(cap_ms / 2..=cap_ms))
 }
 
@@ -42,4 +44,22 @@ where
         }
     }
     tracing::info!("{what} stopped.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reconnect_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn the_wait_grows_from_a_tenth_of_a_second_and_never_passes_two_seconds() {
+        for _ in 0..100 {
+            let first = reconnect_delay(1);
+            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(&first));
+            for failures in [5, 6, 30, u32::MAX] {
+                let later = reconnect_delay(failures);
+                assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&later));
+            }
+        }
+    }
 }
