@@ -29,9 +29,9 @@ pub struct FanOut {
     pub amqp_url: String,
     /// Names of the exchanges and queues.
     pub topology: Topology,
-    /// Events processed at once.
+    /// Messages (each one worker batch's events) held unacknowledged at once.
     pub prefetch: u16,
-    /// Most events fanned out in one statement.
+    /// Most messages fanned out together, in one statement.
     pub batch_size: usize,
     /// The database.
     pub repo: Repository,

@@ -24,7 +24,7 @@ pub struct DeliverySettings {
     pub delivery_poll_interval_ms: u64,
     /// `INLET_DELIVERY_DISABLE_AFTER_SECS`: an endpoint failing continuously this long is disabled.
     pub delivery_disable_after_secs: u64,
-    /// `INLET_DELIVERY_PREFETCH`: domain events fanned out at once.
+    /// `INLET_DELIVERY_PREFETCH`: messages from `inlet.deliveries` held at once (each a worker batch).
     pub delivery_prefetch: u16,
 }
 
