@@ -2,7 +2,7 @@
 //! transaction, and a bad one among them is set aside on its own.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_worker, WAIT};
+use crate::helpers::{envelope, spawn_worker};
 use inlet_domain::Provider;
 
 #[tokio::test]
@@ -33,12 +33,7 @@ async fn many_deliveries_received_together_are_stored_once_each_and_a_bad_one_de
     worker
         .wait_for_count("SELECT count(*) FROM dead_letters WHERE state = 'dead'", 1)
         .await;
-    let queue = worker.broker.topology().work_queue();
-    let drained = inlet_testkit::eventually(WAIT, || async {
-        (worker.ready(&queue).await == 0).then_some(())
-    })
-    .await;
-    assert!(drained.is_some(), "work queue never drained");
+    worker.wait_until_drained().await;
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 60);
     assert_eq!(
         worker
@@ -101,12 +96,7 @@ async fn copies_of_one_event_received_together_are_stored_and_audited_once_in_th
             10,
         )
         .await;
-    let queue = worker.broker.topology().work_queue();
-    let drained = inlet_testkit::eventually(WAIT, || async {
-        (worker.ready(&queue).await == 0).then_some(())
-    })
-    .await;
-    assert!(drained.is_some(), "work queue never drained");
+    worker.wait_until_drained().await;
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 10);
     assert_eq!(
         worker

@@ -195,6 +195,16 @@ impl TestWorker {
         self.broker.ready(queue).await.expect("queue exists")
     }
 
+    /// Waits until the work queue has no ready deliveries left.
+    pub async fn wait_until_drained(&self) {
+        let queue = self.broker.topology().work_queue();
+        let drained = inlet_testkit::eventually(WAIT, || async {
+            (self.ready(&queue).await == 0).then_some(())
+        })
+        .await;
+        assert!(drained.is_some(), "work queue never drained");
+    }
+
     /// Stops the worker and removes the test's queues.
     pub async fn finish(mut self) {
         self.stop().await;

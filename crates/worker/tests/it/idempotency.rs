@@ -20,12 +20,7 @@ async fn the_same_event_delivered_twice_is_stored_once() {
         )
         .await;
     // Both deliveries are consumed before the counts are read.
-    let queue = worker.broker.topology().work_queue();
-    let drained = inlet_testkit::eventually(crate::helpers::WAIT, || async {
-        (worker.ready(&queue).await == 0).then_some(())
-    })
-    .await;
-    assert!(drained.is_some(), "work queue never drained");
+    worker.wait_until_drained().await;
     worker
         .wait_for_count("SELECT count(*) FROM messages", 1)
         .await;

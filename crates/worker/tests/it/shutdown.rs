@@ -43,11 +43,7 @@ async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
             i64::from(total),
         )
         .await;
-    let drained = inlet_testkit::eventually(WAIT, || async {
-        (worker.ready(&queue).await == 0).then_some(())
-    })
-    .await;
-    assert!(drained.is_some(), "work queue never drained");
+    worker.wait_until_drained().await;
     assert_eq!(
         worker
             .count("SELECT count(DISTINCT provider_message_id) FROM messages")
