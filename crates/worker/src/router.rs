@@ -5,11 +5,11 @@
 
 use crate::consent::Keywords;
 use crate::error::HandleError;
-use crate::handlers::{apply, apply_all, consent, Applied, Item};
+use crate::handlers::{apply_all, consent, Applied, Item};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::DomainEvent;
 use inlet_domain::payload::decode;
-use inlet_domain::repository::audit::{record_event, record_events, Audited, Outcome};
+use inlet_domain::repository::audit::{record_events, Audited, Outcome};
 use inlet_domain::repository::Repository;
 
 /// What processing one raw event came to.
@@ -60,10 +60,24 @@ impl Router {
     /// Decodes and stores one raw event, exactly once however often it comes.
     #[tracing::instrument(skip_all, fields(provider = %meta.provider))]
     pub async fn handle(&self, meta: &EventMeta, body: &[u8]) -> Result<Processed, Failed> {
-        let Decoded { event_type, events } = self.decode(meta, body)?;
-        self.store(meta, events, event_type)
+        let decoded = self.decode(meta, body)?;
+        let event_type = decoded.event_type;
+        // A batch of one: the same statements as the batched path.
+        let stored = self
+            .store_all(&[(meta, &decoded)])
             .await
-            .map_err(|error| Failed { event_type, error })
+            .map_err(|error| Failed { event_type, error })?;
+        // One entry per raw event; nothing stored reads as ignored, as it would be.
+        let (outcome, applied) = stored
+            .into_iter()
+            .next()
+            .unwrap_or((Outcome::Ignored, Applied::default()));
+        Ok(Processed {
+            event_type,
+            outcome,
+            applied,
+            events: decoded.events,
+        })
     }
 
     /// Decodes one raw event and derives its keyword consent changes.
@@ -107,34 +121,12 @@ impl Router {
                 meta,
                 event_type: decoded.event_type,
                 outcome: *outcome,
+                last_error: None,
             })
             .collect();
         record_events(&tx, &audits).await?;
         tx.commit().await?;
         Ok(outcomes.into_iter().zip(applied).collect())
-    }
-
-    async fn store(
-        &self,
-        meta: &EventMeta,
-        events: Vec<DomainEvent>,
-        event_type: &'static str,
-    ) -> Result<Processed, HandleError> {
-        // "The opt-out is recorded even if the rest of the handling fails."
-        consent::record(&self.repo, meta.provider, &events).await?;
-
-        let mut client = self.repo.client().await?;
-        let tx = client.transaction().await?;
-        let applied = apply(&tx, meta, &events).await?;
-        let outcome = outcome_of(&applied);
-        record_event(&tx, meta, event_type, outcome, None).await?;
-        tx.commit().await?;
-        Ok(Processed {
-            event_type,
-            outcome,
-            applied,
-            events,
-        })
     }
 
     /// The repository (for audit rows written outside a handler's transaction).

@@ -6,11 +6,18 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 
-const RECORD_EVENT: &str = "
+// Many raw events at once (a worker batch, or one), in one statement. A row
+// already `processed` stays so: a late redelivery does not rewrite history.
+const RECORD_EVENTS: &str = "
 INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
                             received_at, processed_at, outcome, attempts, last_error)
-VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 IN ('processed', 'ignored') THEN now() END,
-        $7, $8, $9)
+SELECT t.provider, t.line_id, t.dedup_key, t.correlation_id, t.event_type, t.received_at,
+       CASE WHEN t.outcome IN ('processed', 'ignored') THEN now() END, t.outcome, t.attempts,
+       t.last_error
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+            $7::text[], $8::int4[], $9::text[])
+     AS t(provider, line_id, dedup_key, correlation_id, event_type, received_at, outcome,
+          attempts, last_error)
 ON CONFLICT (provider, dedup_key) DO UPDATE
    SET event_type = EXCLUDED.event_type,
        processed_at = COALESCE(EXCLUDED.processed_at, webhook_events.processed_at),
@@ -18,22 +25,6 @@ ON CONFLICT (provider, dedup_key) DO UPDATE
                       ELSE EXCLUDED.outcome END,
        attempts = GREATEST(webhook_events.attempts, EXCLUDED.attempts),
        last_error = COALESCE(EXCLUDED.last_error, webhook_events.last_error)";
-
-// The same upsert for many raw events at once (a worker batch), in one statement.
-const RECORD_EVENTS: &str = "
-INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
-                            received_at, processed_at, outcome, attempts)
-SELECT t.provider, t.line_id, t.dedup_key, t.correlation_id, t.event_type, t.received_at,
-       CASE WHEN t.outcome IN ('processed', 'ignored') THEN now() END, t.outcome, t.attempts
-FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-            $7::text[], $8::int4[])
-     AS t(provider, line_id, dedup_key, correlation_id, event_type, received_at, outcome, attempts)
-ON CONFLICT (provider, dedup_key) DO UPDATE
-   SET event_type = EXCLUDED.event_type,
-       processed_at = COALESCE(EXCLUDED.processed_at, webhook_events.processed_at),
-       outcome = CASE WHEN webhook_events.outcome = 'processed' THEN 'processed'
-                      ELSE EXCLUDED.outcome END,
-       attempts = GREATEST(webhook_events.attempts, EXCLUDED.attempts)";
 
 /// How handling a raw event ended (so far).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,25 +60,13 @@ pub async fn record_event<C: GenericClient>(
     outcome: Outcome,
     last_error: Option<&str>,
 ) -> Result<(), RepoError> {
-    let stmt = client.prepare_cached(RECORD_EVENT).await?;
-    let attempts = i32::try_from(meta.attempt).unwrap_or(i32::MAX);
-    client
-        .execute(
-            &stmt,
-            &[
-                &meta.provider.as_str(),
-                &meta.line,
-                &meta.dedup_key,
-                &meta.correlation_id,
-                &event_type,
-                &meta.received_at,
-                &outcome.as_str(),
-                &attempts,
-                &last_error,
-            ],
-        )
-        .await?;
-    Ok(())
+    let row = Audited {
+        meta,
+        event_type,
+        outcome,
+        last_error,
+    };
+    record_events(client, &[row]).await
 }
 
 /// One raw event's audit facts, for [`record_events`].
@@ -99,12 +78,13 @@ pub struct Audited<'a> {
     pub event_type: &'a str,
     /// How handling it ended.
     pub outcome: Outcome,
+    /// Why it failed, when it did.
+    pub last_error: Option<&'a str>,
 }
 
-/// Records the audit rows of many raw events in one statement, as
-/// [`record_event`] does each (no error text). Copies of one raw event in the
-/// batch (a redelivery next to the original) make one row: the best outcome,
-/// the highest attempt.
+/// Records (or updates) the audit rows of many raw events in one statement.
+/// Copies of one raw event in the batch (a redelivery next to the original)
+/// make one row: the best outcome, the highest attempt, the first error.
 pub async fn record_events<C: GenericClient>(
     client: &C,
     rows: &[Audited<'_>],
@@ -126,6 +106,7 @@ pub async fn record_events<C: GenericClient>(
                 if row.meta.attempt > kept.meta.attempt {
                     kept.meta = row.meta;
                 }
+                kept.last_error = kept.last_error.or(row.last_error);
             }
             None => {
                 seen.insert(key, unique.len());
@@ -142,6 +123,7 @@ pub async fn record_events<C: GenericClient>(
     let mut received: Vec<DateTime<Utc>> = Vec::with_capacity(n);
     let mut outcomes = Vec::with_capacity(n);
     let mut attempts: Vec<i32> = Vec::with_capacity(n);
+    let mut errors = Vec::with_capacity(n);
     for row in &unique {
         let meta = row.meta;
         providers.push(meta.provider.as_str());
@@ -152,6 +134,7 @@ pub async fn record_events<C: GenericClient>(
         received.push(meta.received_at);
         outcomes.push(row.outcome.as_str());
         attempts.push(i32::try_from(meta.attempt).unwrap_or(i32::MAX));
+        errors.push(row.last_error);
     }
     let stmt = client.prepare_cached(RECORD_EVENTS).await?;
     client
@@ -166,6 +149,7 @@ pub async fn record_events<C: GenericClient>(
                 &received,
                 &outcomes,
                 &attempts,
+                &errors,
             ],
         )
         .await?;
