@@ -8,11 +8,10 @@
 //! dead letters, attempts and audit rows are exactly those of a lone event and
 //! one poison event cannot take its neighbours down.
 
-use crate::consumer::{Consumer, Stored};
+use crate::consumer::{Consumer, Session, Stored};
 use crate::router::{Decoded, Processed};
 use inlet_domain::envelope::EventMeta;
 use lapin::message::Delivery;
-use lapin::Channel;
 use std::time::Instant;
 
 impl Consumer {
@@ -26,10 +25,10 @@ impl Consumer {
     }
 
     /// Stores, publishes and settles the deliveries received together.
-    pub(crate) async fn process_batch(&self, publisher: &Channel, deliveries: Vec<Delivery>) {
+    pub(crate) async fn process_batch(&self, session: &Session, deliveries: Vec<Delivery>) {
         if deliveries.len() <= 1 {
             for delivery in deliveries {
-                self.process(publisher, delivery).await;
+                self.process(session, delivery).await;
             }
             return;
         }
@@ -45,7 +44,7 @@ impl Consumer {
             match decoded {
                 Some((meta, decoded)) => batch.push((delivery, meta, decoded)),
                 // The one-event path fails it again and dead-letters it as ever.
-                None => self.process(publisher, delivery).await,
+                None => self.process(session, delivery).await,
             }
         }
         if batch.is_empty() {
@@ -73,7 +72,7 @@ impl Consumer {
                         },
                     })
                     .collect();
-                self.settle_all(publisher, stored, started).await;
+                self.settle_all(session, stored, started).await;
             }
             Err(error) => {
                 tracing::warn!(
@@ -82,7 +81,7 @@ impl Consumer {
                     "Cannot store the batch; handling its events one at a time."
                 );
                 for (delivery, _, _) in batch {
-                    self.process(publisher, delivery).await;
+                    self.process(session, delivery).await;
                 }
             }
         }

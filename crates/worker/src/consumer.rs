@@ -2,19 +2,17 @@
 //! turns each handler result into an ack, a delayed retry or a dead letter.
 //! It is the only module that sees lapin deliveries.
 
+use crate::acks::Acks;
 use crate::metrics::Metrics;
+use crate::publish::Outgoing;
 use crate::router::{Failed, Processed, Router};
 use crate::{publish, queue_depth, retry};
-use futures::future::join_all;
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
-use inlet_domain::event::PublishedEvent;
 use inlet_domain::forward::queue::deliveries_queue;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
-};
+use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Channel;
 use std::sync::Arc;
@@ -27,6 +25,13 @@ pub(crate) struct Stored<'a> {
     pub(crate) delivery: &'a Delivery,
     pub(crate) meta: &'a EventMeta,
     pub(crate) done: Processed,
+}
+
+/// What one broker session gives its handlers: the confirm-mode channel for
+/// retry, dead-letter and domain publishes, and the consumer channel's acks.
+pub(crate) struct Session {
+    pub(crate) publisher: Channel,
+    pub(crate) acks: Acks,
 }
 
 /// Everything a consumer needs, shared by its concurrent handlers.
@@ -55,11 +60,11 @@ impl Consumer {
     /// Consumes until shutdown, reconnecting with capped, jittered backoff
     /// whenever the broker goes away.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        inlet_domain::supervise::supervise("Consumer", &shutdown, || self.session(&shutdown)).await;
+        inlet_domain::supervise::supervise("Consumer", &shutdown, || self.consume(&shutdown)).await;
     }
 
     /// One connection's lifetime: returns when it breaks or on shutdown.
-    async fn session(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
+    async fn consume(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
         let connection = connect(&self.amqp_url, "inlet-worker").await?;
         let channel = connection.create_channel().await?;
         self.topology.declare(&channel).await?;
@@ -91,6 +96,12 @@ impl Consumer {
                 FieldTable::default(),
             )
             .await?;
+        // Holding up to half the window keeps most acks coalesced while the
+        // other half can still be received.
+        let session = Session {
+            publisher,
+            acks: Acks::new(channel.clone(), usize::from(self.prefetch) / 2),
+        };
         self.metrics.broker_connected.set(1);
         tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
 
@@ -114,7 +125,7 @@ impl Consumer {
             .take_until(stop)
             .ready_chunks(self.batch_size)
             .for_each_concurrent(self.batches_in_flight(), |chunk| {
-                let (publisher, broken) = (&publisher, &broken);
+                let (session, broken) = (&session, &broken);
                 async move {
                     let mut deliveries = Vec::with_capacity(chunk.len());
                     for delivery in chunk {
@@ -123,8 +134,8 @@ impl Consumer {
                             Err(error) => tracing::warn!(error = %error, "Consumer stream error."),
                         }
                     }
-                    self.process_batch(publisher, deliveries).await;
-                    if !publisher.status().connected() && !broken.is_cancelled() {
+                    self.process_batch(session, deliveries).await;
+                    if !session.publisher.status().connected() && !broken.is_cancelled() {
                         tracing::warn!("Publisher channel closed; renewing the broker session.");
                         broken.cancel();
                     }
@@ -142,7 +153,7 @@ impl Consumer {
         }
         self.metrics.broker_connected.set(0);
         let _ = channel.close(200, "worker stopping").await;
-        let _ = publisher.close(200, "worker stopping").await;
+        let _ = session.publisher.close(200, "worker stopping").await;
         let _ = connection.close(200, "worker stopping").await;
         if shutdown.is_cancelled() {
             Ok(())
@@ -156,23 +167,23 @@ impl Consumer {
     /// Handles one delivery and settles it. Every path acks only after the
     /// effect (stored and published, retry scheduled, dead-lettered) is
     /// durable; if that fails the delivery is requeued, never dropped.
-    pub(crate) async fn process(&self, publisher: &Channel, delivery: Delivery) {
+    pub(crate) async fn process(&self, session: &Session, delivery: Delivery) {
         let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
             Ok(meta) => meta,
             Err(error) => {
                 tracing::error!(error = %error, "Delivery without an Inlet envelope; dead-lettering it.");
                 let error = format!("permanent failure: {error}");
-                self.dead_letter(publisher, &delivery, None, &error).await;
+                self.dead_letter(session, &delivery, None, &error).await;
                 return;
             }
         };
         let span = crate::batch::event_span(&meta);
-        self.process_event(publisher, delivery, meta)
+        self.process_event(session, delivery, meta)
             .instrument(span)
             .await;
     }
 
-    async fn process_event(&self, publisher: &Channel, delivery: Delivery, meta: EventMeta) {
+    async fn process_event(&self, session: &Session, delivery: Delivery, meta: EventMeta) {
         let started = Instant::now();
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
@@ -182,7 +193,7 @@ impl Consumer {
                     meta: &meta,
                     done,
                 };
-                self.settle_all(publisher, vec![stored], started).await
+                self.settle_all(session, vec![stored], started).await
             }
             Err(Failed { event_type, error })
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
@@ -190,7 +201,7 @@ impl Consumer {
                 let chain = error.chain();
                 self.audit_retry(&meta, event_type, &chain).await;
                 let scheduled = retry::schedule(
-                    publisher,
+                    &session.publisher,
                     &self.topology,
                     &meta,
                     &delivery.data,
@@ -206,15 +217,15 @@ impl Consumer {
                             .events
                             .with_label_values(&[provider, event_type, "retried"])
                             .inc();
-                        self.ack(&delivery).await;
+                        self.ack(session, &[&delivery]).await;
                     }
                     Ok(false) => {
                         let failed = Some((&meta, event_type));
-                        self.dead_letter(publisher, &delivery, failed, &chain).await;
+                        self.dead_letter(session, &delivery, failed, &chain).await;
                     }
                     Err(publish_error) => {
                         tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
-                        self.requeue(&delivery).await;
+                        self.requeue(session, &delivery).await;
                     }
                 }
             }
@@ -222,108 +233,87 @@ impl Consumer {
                 let chain = error.chain();
                 tracing::error!(error = %chain, attempts = meta.attempt, "Event failed for good; dead-lettering.");
                 let failed = Some((&meta, event_type));
-                self.dead_letter(publisher, &delivery, failed, &chain).await;
+                self.dead_letter(session, &delivery, failed, &chain).await;
             }
         }
     }
 
-    /// Hands the domain events of raw events stored together to forwarding
-    /// (one message), then publishes, acks and counts each raw event. If the
-    /// hand-over fails they are all requeued: storage absorbs the redelivery.
+    /// Announces the domain events of raw events stored together (each on
+    /// the domain exchange, all of them as one message to forwarding), then
+    /// acks and counts the raw events. If any publish fails they are all
+    /// requeued: storage absorbs the redelivery, and the events go out again
+    /// under the same ids.
     pub(crate) async fn settle_all(
         &self,
-        publisher: &Channel,
+        session: &Session,
         stored: Vec<Stored<'_>>,
         started: Instant,
     ) {
-        let published: Vec<Vec<PublishedEvent>> = stored
+        let outgoing: Result<Vec<Outgoing>, _> = stored
             .iter()
-            .map(|s| {
-                s.done
-                    .events
-                    .iter()
-                    .map(|e| publish::published(s.meta, e))
-                    .collect()
-            })
+            .flat_map(|s| s.done.events.iter().map(|e| Outgoing::encode(s.meta, e)))
             .collect();
-        let all: Vec<&PublishedEvent> = published.iter().flatten().collect();
-        let queue = deliveries_queue(&self.topology);
-        if let Err(error) =
-            publish::for_forwarding(publisher, &queue, &all, self.publish_timeout).await
-        {
-            tracing::warn!(error = %error, events = stored.len(), "Cannot hand events to forwarding; requeueing.");
+        let announced = match outgoing {
+            Ok(outgoing) => {
+                publish::announce(
+                    &session.publisher,
+                    &self.topology.domain_exchange(),
+                    &deliveries_queue(&self.topology),
+                    &outgoing,
+                    self.publish_timeout,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = announced {
+            tracing::warn!(error = %error, events = stored.len(), "Cannot publish domain events; requeueing.");
             for s in &stored {
-                self.requeue(s.delivery).await;
+                self.requeue(session, s.delivery).await;
             }
             return;
         }
-        let settled = stored.into_iter().zip(&published).map(|(s, published)| {
-            let span = crate::batch::event_span(s.meta);
-            self.settle(publisher, s, published, started)
-                .instrument(span)
-        });
-        join_all(settled).await;
-    }
-
-    /// Publishes a stored event's domain events, then acks it and counts it.
-    async fn settle(
-        &self,
-        publisher: &Channel,
-        stored: Stored<'_>,
-        published: &[PublishedEvent],
-        started: Instant,
-    ) {
-        let Stored {
-            delivery,
-            meta,
-            done,
-        } = stored;
-        let exchange = self.topology.domain_exchange();
-        let result =
-            publish::domain_events(publisher, &exchange, published, self.publish_timeout).await;
-        if let Err(error) = result {
-            // Stored but not announced: the redelivery stores nothing
-            // new and publishes again under the same ids.
-            tracing::warn!(error = %error, "Cannot publish domain events; requeueing.");
-            self.requeue(delivery).await;
-            return;
-        }
-        self.ack(delivery).await;
+        let deliveries: Vec<&Delivery> = stored.iter().map(|s| s.delivery).collect();
+        self.ack(session, &deliveries).await;
         let m = &self.metrics;
-        m.events
-            .with_label_values(&[
-                meta.provider.as_str(),
-                done.event_type,
-                done.outcome.as_str(),
-            ])
-            .inc();
-        m.handler_duration
-            .with_label_values(&[done.event_type])
-            .observe(started.elapsed().as_secs_f64());
-        let e2e = chrono::Utc::now() - meta.received_at;
-        m.end_to_end
-            .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
-        tracing::debug!(
-            event_type = done.event_type,
-            outcome = done.outcome.as_str(),
-            stored = done.applied.stored,
-            "Event handled."
-        );
-    }
-
-    pub(crate) async fn ack(&self, delivery: &Delivery) {
-        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-            // The channel is gone: the broker redelivers, idempotency absorbs it.
-            tracing::warn!(error = %error, "Ack failed; the event will be redelivered.");
+        let now = chrono::Utc::now();
+        for Stored { meta, done, .. } in &stored {
+            m.events
+                .with_label_values(&[
+                    meta.provider.as_str(),
+                    done.event_type,
+                    done.outcome.as_str(),
+                ])
+                .inc();
+            m.handler_duration
+                .with_label_values(&[done.event_type])
+                .observe(started.elapsed().as_secs_f64());
+            let e2e = now - meta.received_at;
+            m.end_to_end
+                .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
+            crate::batch::event_span(meta).in_scope(|| {
+                tracing::debug!(
+                    event_type = done.event_type,
+                    outcome = done.outcome.as_str(),
+                    stored = done.applied.stored,
+                    "Event handled."
+                )
+            });
         }
     }
 
-    pub(crate) async fn requeue(&self, delivery: &Delivery) {
-        let options = BasicNackOptions {
-            requeue: true,
-            ..BasicNackOptions::default()
-        };
-        if let Err(error) = delivery.nack(options).await {
+    /// Acks deliveries of this session's consumer channel.
+    pub(crate) async fn ack(&self, session: &Session, deliveries: &[&Delivery]) {
+        let tags: Vec<u64> = deliveries.iter().map(|d| d.delivery_tag).collect();
+        if let Err(error) = session.acks.ack(&tags).await {
+            // The channel is gone: the broker redelivers, idempotency absorbs it.
+            tracing::warn!(error = %error, "Ack failed; the events will be redelivered.");
+        }
+    }
+
+    /// Hands a delivery back to the broker for redelivery.
+    pub(crate) async fn requeue(&self, session: &Session, delivery: &Delivery) {
+        if let Err(error) = session.acks.requeue(delivery.delivery_tag).await {
             tracing::warn!(error = %error, "Nack failed; the event will be redelivered.");
         }
     }

@@ -1,12 +1,11 @@
 //! The consumer's failure paths: the audit row of a retry, and the dead
 //! letter (database row, then dead queue, then ack).
 
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, Session};
 use crate::{dead_letters, headers, retry};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::repository::audit::{record_event, Outcome};
 use lapin::message::Delivery;
-use lapin::Channel;
 
 impl Consumer {
     /// Marks the audit row `retrying` with the attempt and the error, in a
@@ -29,7 +28,7 @@ impl Consumer {
     /// it the delivery is requeued, never acked.
     pub(crate) async fn dead_letter(
         &self,
-        publisher: &Channel,
+        session: &Session,
         delivery: &Delivery,
         failed: Option<(&EventMeta, &'static str)>,
         error: &str,
@@ -53,7 +52,7 @@ impl Consumer {
             ),
         }
         match retry::dead_letter(
-            publisher,
+            &session.publisher,
             &self.topology,
             &delivery.data,
             &delivery.properties,
@@ -71,11 +70,11 @@ impl Consumer {
                     .events
                     .with_label_values(&[provider, event_type, "dead"])
                     .inc();
-                self.ack(delivery).await;
+                self.ack(session, &[delivery]).await;
             }
             Err(error) => {
                 tracing::warn!(error = %error, "Cannot dead-letter; requeueing.");
-                self.requeue(delivery).await;
+                self.requeue(session, delivery).await;
             }
         }
     }

@@ -3,7 +3,8 @@
 //! - [`config`]: the settings struct, read once.
 //! - [`startup`]: builds the worker (pool, migrations, consumer, probes).
 //! - [`consumer`]: consumes, acks after commit, retries or dead-letters
-//!   (its failure paths in `failure.rs`, micro-batching in `batch.rs`).
+//!   (its failure paths in `failure.rs`, micro-batching in `batch.rs`,
+//!   coalesced acks in `acks.rs`).
 //! - [`router`]: decode, route to handlers, audit, commit.
 //! - [`handlers`]: one per event kind.
 //! - [`consent`]: opt-out and opt-in keywords.
@@ -16,6 +17,7 @@
 //! - [`delivery`]: forwarding domain events to customers' endpoints.
 //! - [`metrics`], [`server`]: what SREs watch.
 
+mod acks;
 mod batch;
 pub mod config;
 pub mod consent;

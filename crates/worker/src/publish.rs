@@ -7,7 +7,7 @@
 //! events are published again under the same ids (at least once).
 
 use futures::future::join_all;
-use inlet_domain::broker::{publish_confirmed, PublishError};
+use inlet_domain::broker::PublishError;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::{DomainEvent, PublishedEvent};
 use lapin::options::BasicPublishOptions;
@@ -28,36 +28,94 @@ pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
     }
 }
 
-/// Publishes every event and waits for all the confirms (publishing them all
-/// first, so a batch of 1000 costs one confirm wait, not 1000).
+/// A domain event encoded once, for both places it goes.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The event's stable id (the message id).
+    pub id: String,
+    /// Its type (the routing key).
+    pub event_type: String,
+    /// The raw event's correlation id.
+    pub correlation_id: String,
+    /// The [`PublishedEvent`] as JSON.
+    pub body: Vec<u8>,
+}
+
+impl Outgoing {
+    /// Encodes a stored event as it is published.
+    pub fn encode(meta: &EventMeta, event: &DomainEvent) -> Result<Self, PublishError> {
+        let message = published(meta, event);
+        let body = serde_json::to_vec(&message).map_err(|_| PublishError::Nacked)?;
+        Ok(Outgoing {
+            id: message.id,
+            event_type: message.event_type,
+            correlation_id: message.correlation_id,
+            body,
+        })
+    }
+}
+
+/// The events of a batch as one forwarding message: a JSON array, the same
+/// bytes as serialising the [`PublishedEvent`]s as a list.
+pub fn forwarding_body(events: &[Outgoing]) -> Vec<u8> {
+    let len = events.iter().map(|e| e.body.len() + 1).sum::<usize>() + 1;
+    let mut body = Vec::with_capacity(len);
+    body.push(b'[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&event.body);
+    }
+    body.push(b']');
+    body
+}
+
+/// Publishes every event on the domain exchange and the batch as one message
+/// to the forwarding queue, then waits for all the confirms at once (one
+/// confirm wait per batch, not one per event).
 ///
-/// Not mandatory: nobody may be bound to a routing key, and an unrouted domain
-/// event is not a failure.
-pub async fn domain_events(
+/// Neither is mandatory: nobody may be bound to a routing key, and when
+/// forwarding was never set up its queue does not exist; an unrouted event
+/// is not a failure.
+pub async fn announce(
     channel: &Channel,
     exchange: &str,
-    events: &[PublishedEvent],
+    forwarding_queue: &str,
+    events: &[Outgoing],
     timeout: Duration,
 ) -> Result<(), PublishError> {
     if events.is_empty() {
         return Ok(());
     }
     let publish_all = async {
-        let mut confirms = Vec::with_capacity(events.len());
-        for message in events {
-            let body = serde_json::to_vec(message).map_err(|_| PublishError::Nacked)?;
+        let mut confirms = Vec::with_capacity(events.len() + 1);
+        let forwarding = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        let confirm = channel
+            .basic_publish(
+                "",
+                forwarding_queue,
+                BasicPublishOptions::default(),
+                &forwarding_body(events),
+                forwarding,
+            )
+            .await?;
+        confirms.push(confirm);
+        for event in events {
             let properties = BasicProperties::default()
                 .with_delivery_mode(2)
                 .with_content_type("application/json".into())
-                .with_message_id(message.id.as_str().into())
-                .with_correlation_id(message.correlation_id.as_str().into())
-                .with_type(message.event_type.as_str().into());
+                .with_message_id(event.id.as_str().into())
+                .with_correlation_id(event.correlation_id.as_str().into())
+                .with_type(event.event_type.as_str().into());
             let confirm = channel
                 .basic_publish(
                     exchange,
-                    &message.event_type,
+                    &event.event_type,
                     BasicPublishOptions::default(),
-                    &body,
+                    &event.body,
                     properties,
                 )
                 .await?;
@@ -78,58 +136,38 @@ pub async fn domain_events(
         .map_err(|_| PublishError::Timeout)?
 }
 
-/// Sends the domain events of a batch of raw events to the forwarding
-/// deliveries queue as one persistent message (a JSON array), and waits for
-/// the confirm.
-///
-/// Not mandatory: when forwarding was never set up the queue does not exist,
-/// and there is nothing to forward to.
-pub async fn for_forwarding(
-    channel: &Channel,
-    queue: &str,
-    events: &[&PublishedEvent],
-    timeout: Duration,
-) -> Result<(), PublishError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let body = serde_json::to_vec(events).map_err(|_| PublishError::Nacked)?;
-    let properties = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into());
-    publish_confirmed(channel, "", queue, &body, properties, false, timeout).await
-}
-
 #[cfg(test)]
 mod tests {
+    use super::{forwarding_body, published, Outgoing};
     use chrono::{DateTime, Utc};
-    use inlet_domain::event::{DomainEvent, EventBody};
+    use inlet_domain::envelope::EventMeta;
+    use inlet_domain::event::{Direction, DomainEvent, EventBody, Message, PublishedEvent};
     use inlet_domain::Provider;
     use serde_json::json;
 
-    #[test]
-    fn a_published_message_reads_back_as_it_was_written() {
-        use super::published;
-        use inlet_domain::event::{Direction, Message};
-        let event = DomainEvent {
+    fn text(id: &str, body: &str) -> DomainEvent {
+        DomainEvent {
             provider: Provider::Meta,
             line_id: Some("L1".into()),
             body: EventBody::Message(Message {
-                provider_message_id: "wamid.1".into(),
+                provider_message_id: id.into(),
                 direction: Direction::Inbound,
                 from_address: Some("1".into()),
                 to_address: None,
                 contact: None,
                 kind: "text".into(),
-                body: Some("hi".into()),
-                content: json!({"body": "hi"}),
+                body: Some(body.into()),
+                content: json!({ "body": body }),
                 context: None,
                 status: None,
                 sent_at: None,
                 raw: json!({}),
             }),
-        };
-        let meta = inlet_domain::envelope::EventMeta {
+        }
+    }
+
+    fn meta() -> EventMeta {
+        EventMeta {
             provider: Provider::Meta,
             line: None,
             line_unknown: false,
@@ -138,11 +176,32 @@ mod tests {
             dedup_key: "d".into(),
             correlation_id: "c".into(),
             attempt: 1,
-        };
-        let message = published(&meta, &event);
+        }
+    }
+
+    #[test]
+    fn a_published_message_reads_back_as_it_was_written() {
+        let message = published(&meta(), &text("wamid.1", "hi"));
         let json = serde_json::to_vec(&message).expect("serialises");
-        let back: inlet_domain::event::PublishedEvent =
-            serde_json::from_slice(&json).expect("deserialises");
+        let back: PublishedEvent = serde_json::from_slice(&json).expect("deserialises");
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn the_forwarding_body_is_the_list_of_the_published_events() {
+        let meta = meta();
+        let events = [text("wamid.1", "hi"), text("wamid.2", "there \"you\"")];
+        let outgoing: Vec<Outgoing> = events
+            .iter()
+            .map(|e| Outgoing::encode(&meta, e).expect("encodes"))
+            .collect();
+        let as_list: Vec<PublishedEvent> = events.iter().map(|e| published(&meta, e)).collect();
+        assert_eq!(
+            forwarding_body(&outgoing),
+            serde_json::to_vec(&as_list).expect("serialises")
+        );
+        assert_eq!(outgoing[1].id, as_list[1].id);
+        assert_eq!(outgoing[1].correlation_id, "c");
+        assert_eq!(outgoing[1].event_type, "message.received");
     }
 }

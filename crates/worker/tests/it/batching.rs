@@ -118,3 +118,42 @@ async fn copies_of_one_event_received_together_are_stored_and_audited_once_in_th
     );
     worker.finish().await;
 }
+
+#[tokio::test]
+async fn every_delivery_is_acked_once_settled_so_nothing_is_left_outstanding() {
+    let mut worker = spawn_worker().await;
+    worker.stop().await;
+    // More than the prefetch window, so batches finish while others are in
+    // flight; a dead letter and a stored event settle the same way.
+    for i in 0..100 {
+        let body = meta_text(
+            &format!("wamid.acked{i}"),
+            "16505550009",
+            "hello",
+            1_749_416_383,
+        );
+        worker.publish(&envelope(Provider::Meta), &body).await;
+        if i % 40 == 7 {
+            worker
+                .publish(&envelope(Provider::Meta), b"this is not json")
+                .await;
+        }
+    }
+    worker.start().await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            100,
+        )
+        .await;
+    worker
+        .wait_for_count("SELECT count(*) FROM dead_letters WHERE state = 'dead'", 3)
+        .await;
+    // Closing the consumer's channel hands every unacked delivery back to the
+    // queue: after a stop, an event still counted as outstanding is ready again.
+    worker.stop().await;
+    let queue = worker.broker.topology().work_queue();
+    assert_eq!(worker.ready(&queue).await, 0, "deliveries left unacked");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 100);
+    worker.finish().await;
+}
