@@ -9,6 +9,11 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+// Most messages come from contacts already stored as they are: one index probe
+// per address finds them, and only the others go through the statement below.
+const KNOWN_CONTACTS: &str = "
+SELECT id, address, name, user_id FROM contacts WHERE provider = $1 AND address = ANY($2)";
+
 // Takes no row lock on a contact that has not changed: new contacts are
 // inserted (`DO NOTHING`), existing ones are updated only when a name or a
 // user id actually differs, locked in address order first; the rest are only
@@ -115,8 +120,10 @@ pub struct StoredMessage<'a> {
 }
 
 /// Creates or refreshes contacts and returns their ids by address: one
-/// statement, plus a second only when a concurrent transaction inserted one
-/// of them meanwhile. An unchanged contact is read, never locked.
+/// statement when every contact is stored as it is (the usual case), a second
+/// for the new and changed ones, and a third only when a concurrent
+/// transaction inserted one of them meanwhile. An unchanged contact is read,
+/// never locked.
 ///
 /// Addresses are de-duplicated and sorted first: Postgres refuses to upsert
 /// one row twice in a statement, and a fixed lock order avoids deadlocks
@@ -137,8 +144,45 @@ pub async fn upsert_contacts(
         }
     }
     let addresses: Vec<&str> = unique.keys().copied().collect();
-    let names: Vec<Option<&str>> = unique.values().map(|c| c.name.as_deref()).collect();
-    let users: Vec<Option<&str>> = unique.values().map(|c| c.user_id.as_deref()).collect();
+    let stmt = tx.prepare_cached(KNOWN_CONTACTS).await?;
+    let rows = tx.query(&stmt, &[&provider.as_str(), &addresses]).await?;
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(unique.len());
+    for row in &rows {
+        let address: &str = row.get(1);
+        let stored_as_is = unique
+            .get(address)
+            .is_some_and(|c| !changes(c, row.get(2), row.get(3)));
+        if stored_as_is {
+            ids.insert(address.to_owned(), row.get(0));
+        }
+    }
+    let rest: Vec<&Contact> = unique
+        .into_values()
+        .filter(|c| !ids.contains_key(&c.address))
+        .collect();
+    if !rest.is_empty() {
+        ids.extend(ensure_contacts(tx, provider, &rest).await?);
+    }
+    Ok(ids)
+}
+
+/// Whether `contact` tells something the stored row (`name`, `user_id`) lacks.
+fn changes(contact: &Contact, name: Option<&str>, user_id: Option<&str>) -> bool {
+    let differs = |new: &Option<String>, old: Option<&str>| {
+        new.as_deref().is_some_and(|new| Some(new) != old)
+    };
+    differs(&contact.name, name) || differs(&contact.user_id, user_id)
+}
+
+/// Inserts new contacts and updates changed ones (unique, sorted addresses).
+async fn ensure_contacts(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    contacts: &[&Contact],
+) -> Result<HashMap<String, i64>, RepoError> {
+    let addresses: Vec<&str> = contacts.iter().map(|c| c.address.as_str()).collect();
+    let names: Vec<Option<&str>> = contacts.iter().map(|c| c.name.as_deref()).collect();
+    let users: Vec<Option<&str>> = contacts.iter().map(|c| c.user_id.as_deref()).collect();
     let stmt = tx.prepare_cached(ENSURE_CONTACTS).await?;
     let rows = tx
         .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
@@ -240,4 +284,28 @@ pub async fn insert_messages(
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes;
+    use crate::event::Contact;
+
+    fn contact(name: Option<&str>, user_id: Option<&str>) -> Contact {
+        Contact {
+            address: "15550001111".into(),
+            name: name.map(Into::into),
+            user_id: user_id.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_contact_changes_the_row_only_with_something_new() {
+        assert!(!changes(&contact(Some("Ann"), None), Some("Ann"), None));
+        assert!(!changes(&contact(None, None), Some("Ann"), Some("u1")));
+        assert!(!changes(&contact(None, Some("u1")), None, Some("u1")));
+        assert!(changes(&contact(Some("Ann B"), None), Some("Ann"), None));
+        assert!(changes(&contact(Some("Ann"), None), None, None));
+        assert!(changes(&contact(None, Some("u2")), Some("Ann"), Some("u1")));
+    }
 }
