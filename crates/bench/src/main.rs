@@ -11,6 +11,11 @@ use inlet_bench::suite::{run_suite, SuiteOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
+// The allocator of the gateway and worker binaries, so that `serve` measures
+// what ships (see docs/benchmarks.md, third session).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "inlet-bench",

@@ -10,6 +10,11 @@ use inlet_gateway::admin::AdminApp;
 use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
 
+// glibc's malloc took over a quarter of the worker's CPU on the many small
+// allocations of JSON values and AMQP frames (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "inlet-gateway", about = "Inlet's webhook gateway")]
 struct Cli {

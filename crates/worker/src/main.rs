@@ -9,6 +9,11 @@ use inlet_worker::dead_letters::{self, Selection};
 use inlet_worker::startup::Worker;
 use std::time::Duration;
 
+// glibc's malloc took over a quarter of the worker's CPU on the many small
+// allocations of JSON values and AMQP frames (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "inlet-worker", about = "Inlet's worker")]
 struct Cli {
