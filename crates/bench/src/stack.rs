@@ -94,6 +94,65 @@ pub fn start_worker(
     )
 }
 
+/// When the worker stored the rows of a drain: its first and its last
+/// transaction's start (`stored_at` is `now()` of the transaction), in seconds
+/// since the epoch, and how many rows in all and in the last transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainSpan {
+    first: f64,
+    last: f64,
+    rows: i64,
+    in_last: i64,
+}
+
+impl DrainSpan {
+    /// Rows per second between the first and the last transaction's start.
+    /// The last one's rows are not counted: its work lies after that instant.
+    pub fn rate(&self) -> f64 {
+        let secs = (self.last - self.first).max(f64::EPSILON);
+        (self.rows - self.in_last) as f64 / secs
+    }
+
+    /// Seconds from `started` (since the epoch) to the first stored row.
+    pub fn first_after(&self, started: f64) -> f64 {
+        self.first - started
+    }
+}
+
+/// The [`DrainSpan`] of the rows whose provider id starts with `prefix`.
+pub async fn drain_span(db: &TestDb, prefix: &str) -> anyhow::Result<DrainSpan> {
+    let client = db.client().await?;
+    let row = client
+        .query_one(
+            "WITH m AS (SELECT stored_at FROM messages WHERE provider_message_id LIKE $1 || '%')
+             SELECT extract(epoch FROM min(stored_at))::float8,
+                    extract(epoch FROM max(stored_at))::float8,
+                    count(*),
+                    count(*) FILTER (WHERE stored_at = (SELECT max(stored_at) FROM m))
+             FROM m",
+            &[&prefix],
+        )
+        .await?;
+    let first: Option<f64> = row.get(0);
+    let last: Option<f64> = row.get(1);
+    let (Some(first), Some(last)) = (first, last) else {
+        anyhow::bail!("no rows stored under {prefix}");
+    };
+    Ok(DrainSpan {
+        first,
+        last,
+        rows: row.get(2),
+        in_last: row.get(3),
+    })
+}
+
+/// Seconds since the epoch now, on the clock the database's `now()` reads.
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// Rows in `messages` whose provider id starts with `prefix`.
 pub async fn stored(db: &TestDb, prefix: &str) -> anyhow::Result<i64> {
     let client = db.client().await?;
