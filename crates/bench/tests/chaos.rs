@@ -17,9 +17,10 @@ async fn small(scenario: Scenario) -> ChaosReport {
     let label = format!("test-{scenario:?}-{}", uuid::Uuid::new_v4().simple());
     let mut opts = ChaosOptions::small(exe(), &label);
     if scenario == Scenario::StopRabbitmq {
-        // stop_app and start_app take seconds each: load must outlast them to
-        // see the gateway accept again.
-        opts.duration = std::time::Duration::from_secs(16);
+        // stop_app, start_app and await_startup each boot an Erlang CLI (3-5 s
+        // on a slow machine): load must outlast them to see the gateway
+        // accept again after the outage has ended.
+        opts.duration = std::time::Duration::from_secs(30);
     }
     let report = run(scenario, &opts).await.expect("the scenario runs");
     eprintln!("{}\n{report}", inlet_bench::chaos::TABLE_HEADER);
