@@ -5,6 +5,7 @@
 //!   correction, or flat out) and its report (HDR histogram).
 //! - [`floor`]: the HTTP floor, an actix-web handler that only reads the body.
 //! - [`ceiling`]: the broker ceiling, confirmed persistent publishes straight to RabbitMQ.
+//! - [`cpu`]: the machine's CPU time per phase and per process, from `/proc`.
 //! - [`serve`]: gateway or worker in a process of their own (`inlet-bench serve …`).
 //! - [`procs`]: starting, killing and measuring those processes.
 //! - [`stack`]: a broker namespace, a database and processes for one measurement.
@@ -14,6 +15,7 @@
 pub mod bodies;
 pub mod ceiling;
 pub mod chaos;
+pub mod cpu;
 pub mod floor;
 pub mod load;
 pub mod procs;

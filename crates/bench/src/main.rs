@@ -6,7 +6,7 @@ use inlet_bench::bodies::{Sender, Signer};
 use inlet_bench::chaos::{self, ChaosOptions, Scenario};
 use inlet_bench::load::{run, LoadPlan, Pace};
 use inlet_bench::serve::{serve, Service};
-use inlet_bench::stack::Launch;
+use inlet_bench::stack::{self, Launch};
 use inlet_bench::suite::{run_suite, SuiteOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,15 +146,15 @@ async fn main() -> anyhow::Result<()> {
             gateway_env,
             worker_env,
         } => {
-            run_suite(&SuiteOptions {
+            let opts = SuiteOptions {
                 launch: launch("bench", gateway_env, worker_env)?,
                 duration: Duration::from_secs(duration),
                 concurrency,
                 in_flight,
                 drain_messages,
                 rss_duration: Duration::from_secs(rss_secs),
-            })
-            .await
+            };
+            cleaning_up(run_suite(&opts)).await
         }
         Command::Chaos {
             scenarios,
@@ -172,21 +172,41 @@ async fn main() -> anyhow::Result<()> {
             opts.duration = Duration::from_secs(duration);
             opts.outage = Duration::from_secs(outage);
             opts.settle = Duration::from_secs(180);
-            let mut failed = false;
-            let mut rows = Vec::new();
-            for scenario in scenarios {
-                eprintln!("running {scenario:?} ...");
-                let report = chaos::run(scenario, &opts).await?;
-                eprintln!("{report}");
-                failed |= !report.passed();
-                rows.push(report);
-            }
-            println!("{}", chaos::TABLE_HEADER);
-            for r in &rows {
-                println!("{r}");
-            }
-            anyhow::ensure!(!failed, "a scenario lost, doubled or dead-lettered events");
-            Ok(())
+            cleaning_up(run_chaos(scenarios, &opts)).await
         }
     }
+}
+
+/// Runs `work` until it ends or Ctrl-C; either way, deletes the broker
+/// namespaces it left (its processes and databases go when dropped).
+async fn cleaning_up(
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let left = stack::delete_live_namespaces().await;
+    if left > 0 {
+        eprintln!("deleted {left} broker namespace(s) left by the run");
+    }
+    outcome
+}
+
+async fn run_chaos(scenarios: Vec<Scenario>, opts: &ChaosOptions) -> anyhow::Result<()> {
+    let mut failed = false;
+    let mut rows = Vec::new();
+    for scenario in scenarios {
+        eprintln!("running {scenario:?} ...");
+        let report = chaos::run(scenario, opts).await?;
+        eprintln!("{report}");
+        failed |= !report.passed();
+        rows.push(report);
+    }
+    println!("{}", chaos::TABLE_HEADER);
+    for r in &rows {
+        println!("{r}");
+    }
+    anyhow::ensure!(!failed, "a scenario lost, doubled or dead-lettered events");
+    Ok(())
 }

@@ -144,11 +144,8 @@ impl Proc {
 
 /// `VmRSS` of a process in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    let process = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
+    process.status().ok()?.vmrss
 }
 
 /// Waits until `GET url` answers 200.

@@ -7,7 +7,14 @@ use inlet_domain::broker::connect;
 use inlet_domain::settings::BrokerSettings;
 use inlet_testkit::TestDb;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Namespaces declared and not deleted yet. A run that fails or is
+/// interrupted deletes them on its way out: a queue left behind keeps its
+/// messages, and a broker holding a million of them is slower for every
+/// later run.
+static LIVE: Mutex<Vec<BrokerSettings>> = Mutex::new(Vec::new());
 
 /// A broker namespace `<label>.<uuid>.` with the topology declared.
 pub async fn broker_namespace(label: &str, delays: Vec<u64>) -> anyhow::Result<BrokerSettings> {
@@ -19,9 +26,30 @@ pub async fn broker_namespace(label: &str, delays: Vec<u64>) -> anyhow::Result<B
     };
     let connection = connect(&settings.amqp_url, "inlet-bench-setup").await?;
     let channel = connection.create_channel().await?;
+    // Registered first: a declaration that fails half way leaves queues too.
+    if let Ok(mut live) = LIVE.lock() {
+        live.push(settings.clone());
+    }
     settings.topology().declare(&channel).await?;
     let _ = connection.close(200, "declared").await;
     Ok(settings)
+}
+
+/// Deletes the namespaces this process declared and has not deleted (after
+/// a failure or an interrupt); returns how many.
+pub async fn delete_live_namespaces() -> usize {
+    let live = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut deleted = 0;
+    for settings in &live {
+        match delete_namespace(settings).await {
+            Ok(()) => deleted += 1,
+            Err(error) => eprintln!(
+                "could not delete broker namespace {}: {error:#}",
+                settings.topology_prefix
+            ),
+        }
+    }
+    deleted
 }
 
 /// Deletes every queue and exchange of a namespace (on a fresh connection:
@@ -33,6 +61,9 @@ pub async fn delete_namespace(settings: &BrokerSettings) -> anyhow::Result<()> {
     // Declared by the workers' delivery consumers, not by the topology.
     inlet_domain::forward::queue::delete_deliveries(&channel, &settings.topology()).await?;
     let _ = connection.close(200, "deleted").await;
+    if let Ok(mut live) = LIVE.lock() {
+        live.retain(|l| l.topology_prefix != settings.topology_prefix);
+    }
     Ok(())
 }
 

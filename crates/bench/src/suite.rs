@@ -3,6 +3,7 @@
 
 use crate::bodies::{Sender, Signer};
 use crate::ceiling::{publish, PublishPlan};
+use crate::cpu::{self, Spent};
 use crate::floor::Floor;
 use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
 use crate::stack::{
@@ -63,6 +64,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
 
     // 1. The HTTP floor.
     let floor = Floor::start(2)?;
+    let floor_mark = cpu::mark()?;
     let floor_report = run(
         &plan(
             &floor.base_url,
@@ -73,11 +75,14 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         maker(&signer(Sender::Meta)?),
     )
     .await?;
+    let floor_cpu = floor_mark.spent(&[(Some(std::process::id()), "bench")])?;
     floor.stop().await;
     println!("floor    {}", floor_report.summary());
+    println!("floor    {}", floor_cpu.line(floor_report.ok(), "request"));
 
     // 2. The broker ceiling.
     let ceiling_ns = broker_namespace("bench", vec![1]).await?;
+    let ceiling_mark = cpu::mark()?;
     let ceiling = publish(
         &PublishPlan {
             amqp_url: ceiling_ns.amqp_url.clone(),
@@ -90,6 +95,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         signer(Sender::Meta)?,
     )
     .await?;
+    let ceiling_cpu = ceiling_mark.spent(&[(Some(std::process::id()), "bench")])?;
     delete_namespace(&ceiling_ns).await?;
     println!(
         "broker   {:.0} confirmed/s ({} confirmed, {} failed, {} in flight)",
@@ -98,17 +104,27 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         ceiling.failed,
         opts.in_flight
     );
+    println!(
+        "broker   {}",
+        ceiling_cpu.line(ceiling.confirmed, "message")
+    );
 
     // 3. The gateway, flat out then at 80% of the ceiling.
     let gw_ns = broker_namespace("bench", vec![1]).await?;
     let (gateway, base) = start_gateway(&opts.launch, &gw_ns).await?;
     let rss_before = gateway.rss_kib();
+    let gateway_mark = cpu::mark()?;
     let flat = run(
         &plan(&base, opts.concurrency, Pace::FlatOut, opts.duration),
         maker(&signer(Sender::Meta)?),
     )
     .await?;
+    let gateway_cpu = gateway_mark.spent(&[
+        (Some(std::process::id()), "bench"),
+        (gateway.pid(), "gateway"),
+    ])?;
     println!("gateway  flat out: {}", flat.summary());
+    println!("gateway  {}", gateway_cpu.line(flat.ok(), "webhook"));
     let target_rate = 0.8 * ceiling.per_sec();
     let paced = run(
         &plan(
@@ -146,7 +162,8 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     delete_namespace(&gw_ns).await?;
 
     // 4. The worker: drain, then end-to-end at half the gateway's rate.
-    let (drain_rate, e2e) = worker_phase(opts, flat.ok_per_sec() * 0.5).await?;
+    let (drain, e2e) = worker_phase(opts, flat.ok_per_sec() * 0.5).await?;
+    let drain_rate = drain.rate;
 
     println!();
     println!("## summary");
@@ -172,7 +189,46 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         100.0 * drain_rate / flat.ok_per_sec()
     );
     println!("end to end @50%  {e2e}");
+    println!(
+        "machine time     floor {:.0} µs/request, broker ceiling {:.0} µs/message, gateway {:.0} µs/webhook, worker {:.0} µs/event",
+        floor_cpu.per_op_us(floor_report.ok()),
+        ceiling_cpu.per_op_us(ceiling.confirmed),
+        gateway_cpu.per_op_us(flat.ok()),
+        drain.cpu.per_op_us(drain.events),
+    );
+    println!(
+        "gateway bound    {}",
+        gateway_bound(
+            &floor_cpu,
+            floor_report.ok(),
+            &ceiling_cpu,
+            ceiling.confirmed,
+            flat.ok_per_sec(),
+            ceiling.per_sec()
+        )
+    );
     Ok(())
+}
+
+/// The most a gateway could accept on these cores: each webhook costs at
+/// least an empty HTTP exchange (the floor) plus a confirmed publish (the
+/// ceiling), both measured here with everything they need on the machine.
+fn gateway_bound(
+    floor: &Spent,
+    requests: u64,
+    ceiling: &Spent,
+    messages: u64,
+    gateway_rate: f64,
+    ceiling_rate: f64,
+) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let (http_us, publish_us) = (floor.per_op_us(requests), ceiling.per_op_us(messages));
+    let bound = cores * 1e6 / (http_us + publish_us);
+    format!(
+        "{cores:.0} cores / ({http_us:.0} + {publish_us:.0} µs) = {bound:.0} webhooks/s = {:.0}% of the broker ceiling at most; the gateway reached {:.0}% of that bound",
+        100.0 * bound / ceiling_rate,
+        100.0 * gateway_rate / bound
+    )
 }
 
 /// A long run at a steady rate, sampling the gateway's RSS every 10 s.
@@ -215,7 +271,7 @@ async fn rss_run(
 
 /// Drains a pre-filled queue into a fresh database, then measures receipt to
 /// commit through gateway and worker at `e2e_rate`.
-async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64, String)> {
+async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(Drained, String)> {
     let db = TestDb::new().await?;
     let ns = broker_namespace("bench", vec![1, 5, 30]).await?;
     // First into the empty database, as a new deployment starts: Postgres
@@ -228,6 +284,7 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64
     db.client().await?.batch_execute("ANALYZE").await?;
     let warm = drain(opts, &db, &ns, opts.drain_messages).await?;
     println!("worker   drained {warm}");
+    println!("worker   {}", warm.cpu.line(warm.events, "event"));
     let drain_rate = warm.rate;
 
     let worker = start_worker(&opts.launch, &ns, &db, 0)?;
@@ -239,7 +296,12 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64
     let mut rate = e2e_rate;
     let mut lines = Vec::new();
     for step in 0..4 {
-        let (line, p99) = end_to_end(opts, &db, &base, rate).await?;
+        let names = [
+            (Some(std::process::id()), "bench"),
+            (gateway.pid(), "gateway"),
+            (worker.pid(), "worker"),
+        ];
+        let (line, p99) = end_to_end(opts, &db, &base, rate, &names).await?;
         println!("worker   end to end {line}");
         lines.push(line);
         let next = if step == 0 && drain_rate < e2e_rate {
@@ -254,7 +316,7 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(f64
     gateway.stop(Duration::from_secs(10)).await;
     worker.stop(Duration::from_secs(30)).await;
     delete_namespace(&ns).await?;
-    Ok((drain_rate, lines.join("\n                 ")))
+    Ok((warm, lines.join("\n                 ")))
 }
 
 /// Events drained into the empty database before the measured drain.
@@ -262,9 +324,11 @@ const WARM_UP_EVENTS: u64 = 10_000;
 
 /// What one drain measured.
 struct Drained {
-    events: i64,
+    events: u64,
     rate: f64,
     first_after: f64,
+    /// From the worker's start until all rows were seen.
+    cpu: Spent,
 }
 
 impl std::fmt::Display for Drained {
@@ -299,6 +363,7 @@ async fn drain(
     )
     .await?;
     let prefix = fill_signer.id_prefix();
+    let mark = cpu::mark()?;
     let worker = start_worker(&opts.launch, ns, db, 0)?;
     let started = Instant::now();
     let started_epoch = epoch_now();
@@ -314,10 +379,16 @@ async fn drain(
         // Seldom: each count scans the table, on the cores being measured.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Before the worker stops: a process that has exited is not counted.
+    let cpu = mark.spent(&[
+        (Some(std::process::id()), "bench"),
+        (worker.pid(), "worker"),
+    ])?;
     worker.stop(Duration::from_secs(30)).await;
     let span = drain_span(db, &prefix).await?;
     Ok(Drained {
-        events: total,
+        events: filled.confirmed,
+        cpu,
         rate: span.rate(),
         first_after: span.first_after(started_epoch),
     })
@@ -333,8 +404,10 @@ async fn end_to_end(
     db: &TestDb,
     base: &str,
     rate: f64,
+    names: &[(Option<u32>, &str)],
 ) -> anyhow::Result<(String, f64)> {
     let e2e_signer = signer(Sender::Meta)?;
+    let mark = cpu::mark()?;
     let report: LoadReport = run(
         &plan(base, opts.concurrency, Pace::Rate(rate), opts.duration),
         maker(&e2e_signer),
@@ -347,6 +420,7 @@ async fn end_to_end(
     })
     .await
     .is_some();
+    let spent = mark.spent(names)?;
     let client = db.client().await?;
     // stored_at is now() of the worker's transaction, i.e. its start: the
     // commit itself (a few ms at most) is not counted.
@@ -361,7 +435,7 @@ async fn end_to_end(
         .await?;
     let pct = |i: usize| row.get::<_, Option<f64>>(i).unwrap_or(f64::NAN);
     let line = format!(
-        "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms)",
+        "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms); {}",
         opts.duration.as_secs(),
         report.summary(),
         pct(0),
@@ -369,6 +443,7 @@ async fn end_to_end(
         pct(2),
         pct(3),
         if stored_all { "" } else { " [NOT ALL STORED]" },
+        spent.line(report.ok(), "webhook, stored"),
     );
     Ok((line, pct(1)))
 }
