@@ -423,19 +423,21 @@ async fn end_to_end(
     let spent = mark.spent(names)?;
     let client = db.client().await?;
     // stored_at is now() of the worker's transaction, i.e. its start: the
-    // commit itself (a few ms at most) is not counted.
+    // commit itself (a few ms at most) is not counted. The rows of one
+    // transaction share it, so its distinct values count the transactions.
     let row = client
         .query_one(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),
-                    percentile_cont(0.999) WITHIN GROUP (ORDER BY d), max(d)
-             FROM (SELECT extract(epoch FROM stored_at - received_at)::float8 * 1000 AS d
+                    percentile_cont(0.999) WITHIN GROUP (ORDER BY d), max(d),
+                    count(*)::float8 / nullif(count(DISTINCT stored_at), 0)
+             FROM (SELECT extract(epoch FROM stored_at - received_at)::float8 * 1000 AS d, stored_at
                    FROM messages WHERE provider_message_id LIKE $1 || '%') t",
             &[&e2e_prefix],
         )
         .await?;
     let pct = |i: usize| row.get::<_, Option<f64>>(i).unwrap_or(f64::NAN);
     let line = format!(
-        "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms); {}",
+        "{rate:.0}/s for {} s: gateway {}; receipt->commit ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}{} (target p99 <= 100 ms); {:.1} events per transaction; {}",
         opts.duration.as_secs(),
         report.summary(),
         pct(0),
@@ -443,6 +445,7 @@ async fn end_to_end(
         pct(2),
         pct(3),
         if stored_all { "" } else { " [NOT ALL STORED]" },
+        pct(4),
         spent.line(report.ok(), "webhook, stored"),
     );
     Ok((line, pct(1)))

@@ -10,6 +10,7 @@
 
 use crate::consumer::{Consumer, Session, Stored};
 use crate::router::{Decoded, Processed};
+use futures::stream::{BoxStream, Stream, StreamExt};
 use inlet_domain::envelope::EventMeta;
 use lapin::message::Delivery;
 use std::time::Instant;
@@ -22,6 +23,21 @@ impl Consumer {
         usize::from(self.prefetch)
             .div_ceil(self.batch_size.max(1))
             .max(2)
+    }
+
+    /// Groups the deliveries into batches: up to the batch size, waiting at
+    /// most the linger after a batch's first delivery for the rest.
+    pub(crate) fn batches<S>(&self, deliveries: S) -> BoxStream<'static, Vec<S::Item>>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send,
+    {
+        if self.batch_linger.is_zero() {
+            deliveries.ready_chunks(self.batch_size).boxed()
+        } else {
+            tokio_stream::StreamExt::chunks_timeout(deliveries, self.batch_size, self.batch_linger)
+                .boxed()
+        }
     }
 
     /// Stores, publishes and settles the deliveries received together.

@@ -20,6 +20,9 @@ pub struct Settings {
     pub prefetch: u16,
     /// `INLET_BATCH_SIZE`: most raw events stored in one transaction (1 turns batching off).
     pub batch_size: u16,
+    /// `INLET_BATCH_LINGER_MS`: how long a batch that is not full waits for more events
+    /// (0: it takes what has arrived).
+    pub batch_linger_ms: u64,
     /// `INLET_WORKER_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served.
     pub worker_metrics_addr: String,
     /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for a broker confirm.
@@ -43,6 +46,9 @@ pub struct Settings {
     pub queue_metrics_interval_secs: u64,
 }
 
+/// Past a second a linger is a delay, not a batching window.
+const MAX_BATCH_LINGER_MS: u64 = 1_000;
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -50,6 +56,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             prefetch: 256,
             batch_size: 64,
+            batch_linger_ms: 5,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
@@ -85,6 +92,14 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
+        if self.batch_linger_ms > MAX_BATCH_LINGER_MS {
+            return Err(SettingsError::Bad {
+                name: "INLET_BATCH_LINGER_MS",
+                reason: format!(
+                    "must be at most {MAX_BATCH_LINGER_MS} (every event may wait this long)"
+                ),
+            });
+        }
         if self.database.database_pool_size == 0 {
             return Err(SettingsError::Bad {
                 name: "INLET_DATABASE_POOL_SIZE",
@@ -98,5 +113,21 @@ impl Settings {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn a_linger_longer_than_a_second_is_refused_by_name() {
+        let mut settings = Settings::default();
+        assert!(settings.validate().is_ok());
+        settings.batch_linger_ms = 1_000;
+        assert!(settings.validate().is_ok());
+        settings.batch_linger_ms = 1_001;
+        let error = settings.validate().expect_err("refused").to_string();
+        assert!(error.contains("INLET_BATCH_LINGER_MS"), "{error}");
     }
 }

@@ -44,6 +44,8 @@ pub struct Consumer {
     pub prefetch: u16,
     /// Most deliveries stored in one transaction.
     pub batch_size: usize,
+    /// How long a batch that is not full waits for more deliveries.
+    pub batch_linger: Duration,
     /// Confirm wait for retry and dead-letter publishes.
     pub publish_timeout: Duration,
     /// How long in-flight events may take to finish at shutdown.
@@ -118,13 +120,13 @@ impl Consumer {
                 }
             }
         };
-        // Deliveries already received when a batch slot frees up form the
-        // next batch: with the slots bounded, batches fill up under load and
-        // an event arriving alone is handled at once.
-        let drain = consumer
-            .take_until(stop)
-            .ready_chunks(self.batch_size)
-            .for_each_concurrent(self.batches_in_flight(), |chunk| {
+        // A batch starts with the first delivery after a slot frees up and
+        // takes what arrives within the linger, up to the batch size. Under
+        // load batches fill at once; at a moderate rate the linger lets them
+        // fill further, so the same events take fewer transactions.
+        let drain = self.batches(consumer.take_until(stop)).for_each_concurrent(
+            self.batches_in_flight(),
+            |chunk| {
                 let (session, broken) = (&session, &broken);
                 async move {
                     let mut deliveries = Vec::with_capacity(chunk.len());
@@ -140,7 +142,8 @@ impl Consumer {
                         broken.cancel();
                     }
                 }
-            });
+            },
+        );
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => {}

@@ -2,8 +2,10 @@
 //! transaction, and a bad one among them is set aside on its own.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_worker};
+use crate::helpers::{envelope, spawn_on, spawn_worker};
 use inlet_domain::Provider;
+use inlet_testkit::TestBroker;
+use std::time::Duration;
 
 #[tokio::test]
 async fn many_deliveries_received_together_are_stored_once_each_and_a_bad_one_dead_lettered() {
@@ -155,5 +157,35 @@ async fn every_delivery_is_acked_once_settled_so_nothing_is_left_outstanding() {
     let queue = worker.broker.topology().work_queue();
     assert_eq!(worker.ready(&queue).await, 0, "deliveries left unacked");
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 100);
+    worker.finish().await;
+}
+
+#[tokio::test]
+async fn events_arriving_one_by_one_within_the_linger_are_stored_in_one_transaction() {
+    let broker = TestBroker::new().await.expect("broker namespace");
+    // A linger far longer than the ten publishes take, so that a slow
+    // machine cannot split them.
+    let worker = spawn_on(broker, |s| s.batch_linger_ms = 3_000).await;
+    for i in 0..10 {
+        let body = meta_text(
+            &format!("wamid.linger{i}"),
+            "16505550001",
+            "hi",
+            1_749_416_383,
+        );
+        worker.publish(&envelope(Provider::Meta), &body).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 10)
+        .await;
+    // stored_at is now() of the storing transaction: one value, one transaction.
+    assert_eq!(
+        worker
+            .count("SELECT count(DISTINCT stored_at) FROM messages")
+            .await,
+        1,
+        "the ten events were stored in more than one transaction"
+    );
     worker.finish().await;
 }
