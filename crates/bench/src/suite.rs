@@ -75,7 +75,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         maker(&signer(Sender::Meta)?),
     )
     .await?;
-    let floor_cpu = floor_mark.spent(&[(Some(std::process::id()), "bench")])?;
+    let floor_cpu = floor_mark.spent(&[bench()])?;
     floor.stop().await;
     println!("floor    {}", floor_report.summary());
     println!("floor    {}", floor_cpu.line(floor_report.ok(), "request"));
@@ -84,18 +84,11 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     let ceiling_ns = broker_namespace("bench", vec![1]).await?;
     let ceiling_mark = cpu::mark()?;
     let ceiling = publish(
-        &PublishPlan {
-            amqp_url: ceiling_ns.amqp_url.clone(),
-            exchange: ceiling_ns.topology().ingest_exchange(),
-            channels: 4,
-            in_flight: opts.in_flight,
-            duration: opts.duration,
-            max_messages: u64::MAX,
-        },
+        &ingest_plan(&ceiling_ns, opts.in_flight, opts.duration, u64::MAX),
         signer(Sender::Meta)?,
     )
     .await?;
-    let ceiling_cpu = ceiling_mark.spent(&[(Some(std::process::id()), "bench")])?;
+    let ceiling_cpu = ceiling_mark.spent(&[bench()])?;
     delete_namespace(&ceiling_ns).await?;
     println!(
         "broker   {:.0} confirmed/s ({} confirmed, {} failed, {} in flight)",
@@ -119,10 +112,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         maker(&signer(Sender::Meta)?),
     )
     .await?;
-    let gateway_cpu = gateway_mark.spent(&[
-        (Some(std::process::id()), "bench"),
-        (gateway.pid(), "gateway"),
-    ])?;
+    let gateway_cpu = gateway_mark.spent(&[bench(), (gateway.pid(), "gateway")])?;
     println!("gateway  flat out: {}", flat.summary());
     println!("gateway  {}", gateway_cpu.line(flat.ok(), "webhook"));
     let target_rate = 0.8 * ceiling.per_sec();
@@ -189,40 +179,50 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         100.0 * drain_rate / flat.ok_per_sec()
     );
     println!("end to end @50%  {e2e}");
-    println!(
-        "machine time     floor {:.0} µs/request, broker ceiling {:.0} µs/message, gateway {:.0} µs/webhook, worker {:.0} µs/event",
+    let (http_us, publish_us) = (
         floor_cpu.per_op_us(floor_report.ok()),
         ceiling_cpu.per_op_us(ceiling.confirmed),
+    );
+    println!(
+        "machine time     floor {http_us:.0} µs/request, broker ceiling {publish_us:.0} µs/message, gateway {:.0} µs/webhook, worker {:.0} µs/event",
         gateway_cpu.per_op_us(flat.ok()),
         drain.cpu.per_op_us(drain.events),
     );
     println!(
         "gateway bound    {}",
-        gateway_bound(
-            &floor_cpu,
-            floor_report.ok(),
-            &ceiling_cpu,
-            ceiling.confirmed,
-            flat.ok_per_sec(),
-            ceiling.per_sec()
-        )
+        gateway_bound(http_us, publish_us, flat.ok_per_sec(), ceiling.per_sec())
     );
     Ok(())
 }
 
+/// The benchmark's own process, as [`cpu::Mark::spent`] labels it.
+fn bench() -> (Option<u32>, &'static str) {
+    (Some(std::process::id()), "bench")
+}
+
+/// A plan publishing to the ingest exchange of `ns`, as the gateway does.
+fn ingest_plan(
+    ns: &BrokerSettings,
+    in_flight: usize,
+    duration: Duration,
+    max_messages: u64,
+) -> PublishPlan {
+    PublishPlan {
+        amqp_url: ns.amqp_url.clone(),
+        exchange: ns.topology().ingest_exchange(),
+        channels: 4,
+        in_flight,
+        duration,
+        max_messages,
+    }
+}
+
 /// The most a gateway could accept on these cores: each webhook costs at
-/// least an empty HTTP exchange (the floor) plus a confirmed publish (the
-/// ceiling), both measured here with everything they need on the machine.
-fn gateway_bound(
-    floor: &Spent,
-    requests: u64,
-    ceiling: &Spent,
-    messages: u64,
-    gateway_rate: f64,
-    ceiling_rate: f64,
-) -> String {
+/// least an empty HTTP exchange (the floor, `http_us` of machine time) plus a
+/// confirmed publish (the ceiling, `publish_us`), both measured here with
+/// everything they need on the machine.
+fn gateway_bound(http_us: f64, publish_us: f64, gateway_rate: f64, ceiling_rate: f64) -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let (http_us, publish_us) = (floor.per_op_us(requests), ceiling.per_op_us(messages));
     let bound = cores * 1e6 / (http_us + publish_us);
     format!(
         "{cores:.0} cores / ({http_us:.0} + {publish_us:.0} µs) = {bound:.0} webhooks/s = {:.0}% of the broker ceiling at most; the gateway reached {:.0}% of that bound",
@@ -297,7 +297,7 @@ async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(Dra
     let mut lines = Vec::new();
     for step in 0..4 {
         let names = [
-            (Some(std::process::id()), "bench"),
+            bench(),
             (gateway.pid(), "gateway"),
             (worker.pid(), "worker"),
         ];
@@ -351,14 +351,7 @@ async fn drain(
 ) -> anyhow::Result<Drained> {
     let fill_signer = signer(Sender::Meta)?;
     let filled = publish(
-        &PublishPlan {
-            amqp_url: ns.amqp_url.clone(),
-            exchange: ns.topology().ingest_exchange(),
-            channels: 4,
-            in_flight: opts.in_flight,
-            duration: Duration::from_secs(600),
-            max_messages: events,
-        },
+        &ingest_plan(ns, opts.in_flight, Duration::from_secs(600), events),
         fill_signer.clone(),
     )
     .await?;
@@ -380,10 +373,7 @@ async fn drain(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Before the worker stops: a process that has exited is not counted.
-    let cpu = mark.spent(&[
-        (Some(std::process::id()), "bench"),
-        (worker.pid(), "worker"),
-    ])?;
+    let cpu = mark.spent(&[bench(), (worker.pid(), "worker")])?;
     worker.stop(Duration::from_secs(30)).await;
     let span = drain_span(db, &prefix).await?;
     Ok(Drained {
@@ -423,14 +413,14 @@ async fn end_to_end(
     let spent = mark.spent(names)?;
     let client = db.client().await?;
     // stored_at is now() of the worker's transaction, i.e. its start: the
-    // commit itself (a few ms at most) is not counted. The rows of one
-    // transaction share it, so its distinct values count the transactions.
+    // commit itself (a few ms at most) is not counted. Rows inserted by one
+    // transaction share its id (xmin), so its distinct values count them.
     let row = client
         .query_one(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d),
                     percentile_cont(0.999) WITHIN GROUP (ORDER BY d), max(d),
-                    count(*)::float8 / nullif(count(DISTINCT stored_at), 0)
-             FROM (SELECT extract(epoch FROM stored_at - received_at)::float8 * 1000 AS d, stored_at
+                    count(*)::float8 / nullif(count(DISTINCT tx), 0)
+             FROM (SELECT extract(epoch FROM stored_at - received_at)::float8 * 1000 AS d, xmin::text AS tx
                    FROM messages WHERE provider_message_id LIKE $1 || '%') t",
             &[&e2e_prefix],
         )

@@ -90,7 +90,7 @@ pub async fn announce(
     }
     let publish_all = async {
         let mut confirms = Vec::with_capacity(events.len() + 1);
-        let forwarding = BasicProperties::default()
+        let persistent_json = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
         let confirm = channel
@@ -99,14 +99,13 @@ pub async fn announce(
                 forwarding_queue,
                 BasicPublishOptions::default(),
                 &forwarding_body(events),
-                forwarding,
+                persistent_json.clone(),
             )
             .await?;
         confirms.push(confirm);
         for event in events {
-            let properties = BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/json".into())
+            let properties = persistent_json
+                .clone()
                 .with_message_id(event.id.as_str().into())
                 .with_correlation_id(event.correlation_id.as_str().into())
                 .with_type(event.event_type.as_str().into());

@@ -2,7 +2,7 @@
 //! transaction, and a bad one among them is set aside on its own.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_on, spawn_worker};
+use crate::helpers::{envelope, spawn_on, spawn_worker, TestWorker};
 use inlet_domain::Provider;
 use inlet_testkit::TestBroker;
 use std::time::Duration;
@@ -10,31 +10,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn many_deliveries_received_together_are_stored_once_each_and_a_bad_one_dead_lettered() {
     let mut worker = spawn_worker().await;
-    // Published while the worker is stopped, so that it finds them all
-    // waiting and takes them in batches.
-    worker.stop().await;
     let senders = ["16505550001", "16505550002", "16505550003"];
-    for i in 0..60 {
-        let sender = senders[i % senders.len()];
-        let body = meta_text(&format!("wamid.batch{i}"), sender, "hello", 1_749_416_383);
-        worker.publish(&envelope(Provider::Meta), &body).await;
-        if i == 30 {
-            worker
-                .publish(&envelope(Provider::Meta), b"this is not json")
-                .await;
-        }
-    }
-    worker.start().await;
-
-    worker
-        .wait_for_count(
-            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
-            60,
-        )
-        .await;
-    worker
-        .wait_for_count("SELECT count(*) FROM dead_letters WHERE state = 'dead'", 1)
-        .await;
+    store_texts_with_bad_ones(&mut worker, "batch", &senders, 60, |i| i == 30).await;
     worker.wait_until_drained().await;
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 60);
     assert_eq!(
@@ -124,33 +101,9 @@ async fn copies_of_one_event_received_together_are_stored_and_audited_once_in_th
 #[tokio::test]
 async fn every_delivery_is_acked_once_settled_so_nothing_is_left_outstanding() {
     let mut worker = spawn_worker().await;
-    worker.stop().await;
     // More than the prefetch window, so batches finish while others are in
     // flight; a dead letter and a stored event settle the same way.
-    for i in 0..100 {
-        let body = meta_text(
-            &format!("wamid.acked{i}"),
-            "16505550009",
-            "hello",
-            1_749_416_383,
-        );
-        worker.publish(&envelope(Provider::Meta), &body).await;
-        if i % 40 == 7 {
-            worker
-                .publish(&envelope(Provider::Meta), b"this is not json")
-                .await;
-        }
-    }
-    worker.start().await;
-    worker
-        .wait_for_count(
-            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
-            100,
-        )
-        .await;
-    worker
-        .wait_for_count("SELECT count(*) FROM dead_letters WHERE state = 'dead'", 3)
-        .await;
+    store_texts_with_bad_ones(&mut worker, "acked", &["16505550009"], 100, |i| i % 40 == 7).await;
     // Closing the consumer's channel hands every unacked delivery back to the
     // queue: after a stop, an event still counted as outstanding is ready again.
     worker.stop().await;
@@ -179,13 +132,58 @@ async fn events_arriving_one_by_one_within_the_linger_are_stored_in_one_transact
     worker
         .wait_for_count("SELECT count(*) FROM messages", 10)
         .await;
-    // stored_at is now() of the storing transaction: one value, one transaction.
+    // Rows inserted by one transaction share its id.
     assert_eq!(
         worker
-            .count("SELECT count(DISTINCT stored_at) FROM messages")
+            .count("SELECT count(DISTINCT xmin::text)::int8 FROM messages")
             .await,
         1,
         "the ten events were stored in more than one transaction"
     );
     worker.finish().await;
+}
+
+/// With the worker stopped, publishes `count` Meta texts (`wamid.<prefix><i>`,
+/// from `senders` in turn) and, after each `i` that `bad_after` picks, a body
+/// that is not JSON; then starts the worker and waits until every text is
+/// processed and every bad body dead-lettered, so that the worker finds them
+/// all waiting and takes them in batches.
+async fn store_texts_with_bad_ones(
+    worker: &mut TestWorker,
+    prefix: &str,
+    senders: &[&str],
+    count: usize,
+    bad_after: impl Fn(usize) -> bool,
+) {
+    worker.stop().await;
+    let mut bad = 0;
+    for i in 0..count {
+        let sender = senders[i % senders.len()];
+        let body = meta_text(
+            &format!("wamid.{prefix}{i}"),
+            sender,
+            "hello",
+            1_749_416_383,
+        );
+        worker.publish(&envelope(Provider::Meta), &body).await;
+        if bad_after(i) {
+            worker
+                .publish(&envelope(Provider::Meta), b"this is not json")
+                .await;
+            bad += 1;
+        }
+    }
+    worker.start().await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            i64::try_from(count).expect("a test-sized count"),
+        )
+        .await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM dead_letters WHERE state = 'dead'",
+            bad,
+        )
+        .await;
 }
