@@ -3,6 +3,7 @@
 //! - [`bodies`]: unique, correctly signed webhooks for each sender.
 //! - [`load`]: the load generator (fixed rate with coordinated-omission
 //!   correction, or flat out) and its report (HDR histogram).
+//! - [`client`]: the load generator's connections, one per lane.
 //! - [`floor`]: the HTTP floor, an actix-web handler that only reads the body.
 //! - [`ceiling`]: the broker ceiling, confirmed persistent publishes straight to RabbitMQ.
 //! - [`cpu`]: the machine's CPU time per phase and per process, from `/proc`.
@@ -15,6 +16,7 @@
 pub mod bodies;
 pub mod ceiling;
 pub mod chaos;
+pub mod client;
 pub mod cpu;
 pub mod floor;
 pub mod load;

@@ -5,15 +5,17 @@
 //! and its latency is measured from that time, not from when a connection
 //! became free: a stalled server then shows up as the latency every queued
 //! request suffered (correcting for coordinated omission), instead of as a
-//! quietly lower send rate.
+//! quietly lower send rate. Lane `k` of `L` sends requests `k`, `k + L`, … each at
+//! its own intended time; a lane held up by a slow answer sends its late ones at
+//! once, charged from when they were due.
 
 use crate::bodies::SignedRequest;
+use crate::client::{Client, Target};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
 /// How fast to send.
@@ -135,44 +137,15 @@ fn histogram() -> Histogram<u64> {
 
 /// Runs `plan`, building request `n` with `make`.
 pub async fn run(plan: &LoadPlan, make: MakeRequest) -> anyhow::Result<LoadReport> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(plan.concurrency)
-        .tcp_nodelay(true)
-        .timeout(plan.timeout)
-        .build()?;
+    let target = Target::parse(&plan.base_url)?;
     let start = Instant::now();
     let deadline = start + plan.duration;
     let next = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::unbounded_channel::<(u64, Instant)>();
-    let rx = Arc::new(Mutex::new(rx));
-    let mut dispatcher = None;
-    if let Pace::Rate(rate) = plan.pace {
-        dispatcher = Some(tokio::spawn(async move {
-            let mut n = 0u64;
-            loop {
-                let intended = start + Duration::from_secs_f64(n as f64 / rate);
-                if intended >= deadline {
-                    break;
-                }
-                tokio::time::sleep_until(intended).await;
-                if tx.send((n, intended)).is_err() {
-                    break;
-                }
-                n += 1;
-            }
-        }));
-    } else {
-        drop(tx);
-    }
     let mut lanes = Vec::with_capacity(plan.concurrency);
-    for _ in 0..plan.concurrency {
-        let (client, make, next, rx, plan) = (
-            client.clone(),
-            make.clone(),
-            next.clone(),
-            rx.clone(),
-            plan.clone(),
-        );
+    let lanes_total = plan.concurrency as u64;
+    for lane_no in 0..lanes_total {
+        let mut client = Client::new(target.clone(), plan.timeout);
+        let (make, next, plan) = (make.clone(), next.clone(), plan.clone());
         lanes.push(tokio::spawn(async move {
             let mut lane = Lane {
                 latency: histogram(),
@@ -180,12 +153,21 @@ pub async fn run(plan: &LoadPlan, make: MakeRequest) -> anyhow::Result<LoadRepor
                 errors: 0,
                 outcomes: Vec::new(),
             };
+            let mut sent = 0u64;
             loop {
                 let (n, from) = match plan.pace {
-                    Pace::Rate(_) => match rx.lock().await.recv().await {
-                        Some(job) => job,
-                        None => break,
-                    },
+                    Pace::Rate(rate) => {
+                        // Each lane keeps its own share of the schedule (wrk2's way):
+                        // no dispatcher, no queue shared by the lanes.
+                        let n = lane_no + sent * lanes_total;
+                        let intended = start + Duration::from_secs_f64(n as f64 / rate);
+                        if intended >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(intended).await;
+                        sent += 1;
+                        (n, intended)
+                    }
                     Pace::FlatOut => {
                         if Instant::now() >= deadline {
                             break;
@@ -193,7 +175,7 @@ pub async fn run(plan: &LoadPlan, make: MakeRequest) -> anyhow::Result<LoadRepor
                         (next.fetch_add(1, Ordering::Relaxed), Instant::now())
                     }
                 };
-                let status = send(&client, &plan.base_url, make(n)).await;
+                let status = client.send(make(n)).await;
                 let micros = u64::try_from(from.elapsed().as_micros()).unwrap_or(u64::MAX);
                 lane.latency.saturating_record(micros.max(1));
                 match status {
@@ -210,9 +192,6 @@ pub async fn run(plan: &LoadPlan, make: MakeRequest) -> anyhow::Result<LoadRepor
             }
             lane
         }));
-    }
-    if let Some(d) = dispatcher {
-        d.await?;
     }
     let mut report = LoadReport {
         sent: 0,
@@ -236,20 +215,4 @@ pub async fn run(plan: &LoadPlan, make: MakeRequest) -> anyhow::Result<LoadRepor
     report.sent = report.statuses.values().sum::<u64>() + report.errors;
     report.outcomes.sort_unstable();
     Ok(report)
-}
-
-/// Sends one request; the status, or `None` when no answer came.
-pub async fn send(client: &reqwest::Client, base_url: &str, req: SignedRequest) -> Option<u16> {
-    let mut builder = client
-        .post(format!("{base_url}{}", req.path))
-        .header("content-type", "application/json")
-        .body(req.body);
-    for (k, v) in req.headers {
-        builder = builder.header(k, v);
-    }
-    let res = builder.send().await.ok()?;
-    let status = res.status().as_u16();
-    // Read the answer fully so the connection goes back to the pool.
-    let _ = res.bytes().await;
-    Some(status)
 }
