@@ -27,6 +27,9 @@ pub struct PublishPlan {
     pub duration: Duration,
     /// ...or after this many messages, whichever comes first.
     pub max_messages: u64,
+    /// Bodies in each message: 1 is what the gateway publishes; more measures what
+    /// packing events together would cost the broker (`inlet-bench ceiling`).
+    pub events_per_message: u64,
 }
 
 /// What a publish run measured.
@@ -61,6 +64,18 @@ pub fn meta_envelope(n: u64) -> EventMeta {
     }
 }
 
+/// Message `n`'s body: request `n`'s, or `k` requests' bodies one after another.
+fn packed(signer: &Signer, n: u64, k: u64) -> Vec<u8> {
+    if k <= 1 {
+        return signer.request(n).body;
+    }
+    let mut body = Vec::new();
+    for i in 0..k {
+        body.extend_from_slice(&signer.request(n * k + i).body);
+    }
+    body
+}
+
 /// Publishes signed Meta bodies from `signer` as the gateway would, until the plan ends.
 pub async fn publish(plan: &PublishPlan, signer: Arc<Signer>) -> anyhow::Result<PublishReport> {
     let connection = connect(&plan.amqp_url, "inlet-bench-publisher").await?;
@@ -88,7 +103,7 @@ pub async fn publish(plan: &PublishPlan, signer: Arc<Signer>) -> anyhow::Result<
                 if n >= plan.max_messages || Instant::now() >= deadline {
                     break;
                 }
-                let body = signer.request(n).body;
+                let body = packed(&signer, n, plan.events_per_message);
                 let props = persistent_properties(&meta_envelope(n));
                 let published = publish_confirmed(
                     &channel,
@@ -121,4 +136,33 @@ pub async fn publish(plan: &PublishPlan, signer: Arc<Signer>) -> anyhow::Result<
         failed: failed.load(Ordering::Relaxed),
         elapsed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bodies::Sender;
+
+    fn contains(body: &[u8], id: &str) -> bool {
+        body.windows(id.len()).any(|w| w == id.as_bytes())
+    }
+
+    #[test]
+    fn a_packed_message_carries_its_own_run_of_requests() {
+        let signer = Signer::new(Sender::Meta, "packtest").expect("signer");
+        let body = packed(&signer, 2, 3);
+        for n in 6..9 {
+            assert!(
+                contains(&body, &format!("\"{}\"", signer.message_id(n))),
+                "request {n}"
+            );
+        }
+        for n in [5, 9] {
+            assert!(
+                !contains(&body, &format!("\"{}\"", signer.message_id(n))),
+                "request {n}"
+            );
+        }
+        assert_eq!(packed(&signer, 7, 1).len(), signer.request(7).body.len());
+    }
 }

@@ -7,7 +7,7 @@ use inlet_bench::chaos::{self, ChaosOptions, Scenario};
 use inlet_bench::load::{run, LoadPlan, Pace};
 use inlet_bench::serve::{serve, Service};
 use inlet_bench::stack::{self, Launch};
-use inlet_bench::suite::{run_suite, SuiteOptions};
+use inlet_bench::suite::{run_ceiling, run_suite, SuiteOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +69,18 @@ enum Command {
         /// Extra `KEY=VALUE` settings for the worker, e.g. `INLET_PREFETCH=128`.
         #[arg(long = "worker-env", value_parser = parse_kv)]
         worker_env: Vec<(String, String)>,
+    },
+    /// The broker ceiling alone; `--events-per-message` packs several bodies into each publish.
+    Ceiling {
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Publishes in flight.
+        #[arg(long, default_value_t = 256)]
+        in_flight: usize,
+        /// Bodies in each message (1 is what the gateway publishes).
+        #[arg(long, default_value_t = 1)]
+        events_per_message: u64,
     },
     /// Fault injection: load, break something, reconcile every 200 against the database.
     Chaos {
@@ -155,6 +167,18 @@ async fn main() -> anyhow::Result<()> {
                 rss_duration: Duration::from_secs(rss_secs),
             };
             cleaning_up(run_suite(&opts)).await
+        }
+        Command::Ceiling {
+            duration,
+            in_flight,
+            events_per_message,
+        } => {
+            cleaning_up(run_ceiling(
+                in_flight,
+                Duration::from_secs(duration),
+                events_per_message,
+            ))
+            .await
         }
         Command::Chaos {
             scenarios,

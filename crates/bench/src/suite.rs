@@ -2,7 +2,7 @@
 //! other on the same machine, and the ratios that make them comparable.
 
 use crate::bodies::{Sender, Signer};
-use crate::ceiling::{publish, PublishPlan};
+use crate::ceiling::{publish, PublishPlan, PublishReport};
 use crate::cpu::{self, Spent};
 use crate::floor::Floor;
 use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
@@ -81,15 +81,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     println!("floor    {}", floor_cpu.line(floor_report.ok(), "request"));
 
     // 2. The broker ceiling.
-    let ceiling_ns = broker_namespace("bench", vec![1]).await?;
-    let ceiling_mark = cpu::mark()?;
-    let ceiling = publish(
-        &ingest_plan(&ceiling_ns, opts.in_flight, opts.duration, u64::MAX),
-        signer(Sender::Meta)?,
-    )
-    .await?;
-    let ceiling_cpu = ceiling_mark.spent(&[bench()])?;
-    delete_namespace(&ceiling_ns).await?;
+    let (ceiling, ceiling_cpu) = measure_ceiling(opts.in_flight, opts.duration, 1).await?;
     println!(
         "broker   {:.0} confirmed/s ({} confirmed, {} failed, {} in flight)",
         ceiling.per_sec(),
@@ -195,6 +187,43 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Confirmed publishes straight to a namespace of their own, `events_per_message`
+/// bodies in each, and the machine time they cost.
+async fn measure_ceiling(
+    in_flight: usize,
+    duration: Duration,
+    events_per_message: u64,
+) -> anyhow::Result<(PublishReport, Spent)> {
+    let ns = broker_namespace("bench", vec![1]).await?;
+    let mut plan = ingest_plan(&ns, in_flight, duration, u64::MAX);
+    plan.events_per_message = events_per_message;
+    let mark = cpu::mark()?;
+    let report = publish(&plan, signer(Sender::Meta)?).await;
+    let spent = mark.spent(&[bench()]);
+    delete_namespace(&ns).await?;
+    Ok((report?, spent?))
+}
+
+/// `inlet-bench ceiling`: the broker ceiling alone, optionally with several events
+/// packed into each message, per event.
+pub async fn run_ceiling(
+    in_flight: usize,
+    duration: Duration,
+    events_per_message: u64,
+) -> anyhow::Result<()> {
+    let k = events_per_message.max(1);
+    let (report, spent) = measure_ceiling(in_flight, duration, k).await?;
+    println!(
+        "broker   {:.0} confirmed/s, {k} event(s) each = {:.0} events/s ({} confirmed, {} failed, {in_flight} in flight)",
+        report.per_sec(),
+        report.per_sec() * k as f64,
+        report.confirmed,
+        report.failed,
+    );
+    println!("broker   {}", spent.line(report.confirmed * k, "event"));
+    Ok(())
+}
+
 /// The benchmark's own process, as [`cpu::Mark::spent`] labels it.
 fn bench() -> (Option<u32>, &'static str) {
     (Some(std::process::id()), "bench")
@@ -214,6 +243,7 @@ fn ingest_plan(
         in_flight,
         duration,
         max_messages,
+        events_per_message: 1,
     }
 }
 
