@@ -69,15 +69,14 @@ impl Client {
     /// Sends one request and reads the whole answer: its status, or `None` when no
     /// answer came in time or the connection failed (the connection is then dropped).
     pub async fn send(&mut self, req: SignedRequest) -> Option<u16> {
-        match tokio::time::timeout(self.timeout, self.exchange(req)).await {
-            Ok(Ok(status)) => Some(status),
-            _ => {
-                self.open = None;
-                None
-            }
-        }
+        tokio::time::timeout(self.timeout, self.exchange(req))
+            .await
+            .ok()?
+            .ok()
     }
 
+    /// Kept for the next request only when it answered and is still open, so a
+    /// failed, timed-out or closed connection is never reused.
     async fn exchange(&mut self, req: SignedRequest) -> anyhow::Result<u16> {
         let mut builder = hyper::Request::post(req.path)
             .header(HOST, self.target.authority.as_str())
@@ -91,13 +90,12 @@ impl Client {
             .open
             .take()
             .and_then(|mut open| open.conn.as_mut().now_or_never().is_none().then_some(open));
-        let open = match idle {
+        let mut open = match idle {
             Some(open) => open,
             None => connect(&self.target).await?,
         };
-        let open = self.open.insert(open);
         let (answer, ended) = {
-            let Open { sender, conn } = open;
+            let Open { sender, conn } = &mut open;
             let mut answer = std::pin::pin!(async {
                 sender.ready().await?;
                 let response = sender.send_request(request).await?;
@@ -120,8 +118,8 @@ impl Client {
                 }
             }
         };
-        if ended {
-            self.open = None;
+        if answer.is_ok() && !ended {
+            self.open = Some(open);
         }
         answer
     }

@@ -79,7 +79,7 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         in_flight: usize,
         /// Bodies in each message (1 is what the gateway publishes).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         events_per_message: u64,
     },
     /// Fault injection: load, break something, reconcile every 200 against the database.

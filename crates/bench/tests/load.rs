@@ -98,10 +98,7 @@ async fn a_connection_the_server_closes_is_replaced_without_losing_a_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_not_there_is_counted_as_errors() {
     // A port that was free a moment ago: nothing listens on it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = inlet_bench::procs::free_port().expect("a free port");
     let report = at_rate(
         &format!("http://127.0.0.1:{port}"),
         100.0,
