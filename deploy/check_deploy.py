@@ -38,6 +38,7 @@ COUNTERS_AND_GAUGES = {
 }
 HISTOGRAMS = {
     "inlet_gateway_request_duration_seconds", "inlet_gateway_publish_duration_seconds",
+    "inlet_gateway_events_per_publish",
     "inlet_worker_handler_duration_seconds", "inlet_worker_end_to_end_seconds",
     "inlet_delivery_duration_seconds",
 }

@@ -271,3 +271,35 @@ fn meta_event() -> EventMeta {
         attempt: 1,
     }
 }
+
+#[test]
+fn the_pack_decoder_never_panics_and_what_it_reads_it_writes_back() {
+    let mut rng = rng();
+    let metas: Vec<EventMeta> = (0..3).map(|_| meta_event()).collect();
+    let bodies = [META_BODY.as_bytes(), b"", b"\xff\xfe"];
+    let valid = inlet_domain::pack::encode(metas.iter().zip(bodies));
+    for i in 0..20_000 {
+        let bytes = if i % 4 == 0 {
+            random_bytes(&mut rng)
+        } else {
+            let mut bytes = valid.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = rng.gen_range(0..bytes.len());
+                match rng.gen_range(0..3) {
+                    0 => bytes.truncate(at),
+                    1 => bytes[at] = rng.gen(),
+                    _ => bytes.insert(at, rng.gen()),
+                }
+            }
+            bytes
+        };
+        let Ok(events) = quick("pack decode", || inlet_domain::pack::decode(&bytes)) else {
+            continue;
+        };
+        let again = inlet_domain::pack::encode(events.iter().map(|e| (&e.meta, e.body)));
+        assert_eq!(inlet_domain::pack::decode(&again).as_ref(), Ok(&events));
+    }
+}

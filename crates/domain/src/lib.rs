@@ -5,6 +5,7 @@
 //!   the forwarder and the load generator.
 //! - [`envelope`]: how a raw webhook travels over AMQP (body untouched, facts in headers).
 //! - [`broker`]: the RabbitMQ topology, declared idempotently by either binary.
+//! - [`pack`]: several raw events in one broker message, when the gateway has them at once.
 //! - [`payload`]: each provider's envelope, decoded into [`event`] types.
 //! - [`event`]: normalised domain events (messages, statuses, reactions, calls, ...), with
 //!   `DomainEvent::stable_id` (in `event_id.rs`).
@@ -22,6 +23,7 @@ pub mod envelope;
 pub mod event;
 mod event_id;
 pub mod forward;
+pub mod pack;
 pub mod payload;
 pub mod provider;
 pub mod repository;

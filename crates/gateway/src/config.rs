@@ -67,6 +67,13 @@ pub struct Settings {
     pub retry_after_secs: u64,
     /// `INLET_PUBLISHER_CHANNELS`: confirm-mode channels kept open to the broker.
     pub publisher_channels: usize,
+    /// `INLET_PACK_MAX_EVENTS`: most webhooks published together as one message
+    /// (1: each alone, as a plain message; for workers older than packs).
+    pub pack_max_events: usize,
+    /// `INLET_PACK_MAX_BYTES`: most body bytes in one message (a larger body travels alone).
+    pub pack_max_bytes: usize,
+    /// `INLET_PUBLISHES_IN_FLIGHT`: groups of webhooks between dedup claim and answer at once.
+    pub publishes_in_flight: usize,
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
     /// `INLET_ADMIN_ADDR`: where the management API listens (never the public ingest port).
@@ -132,6 +139,9 @@ impl Default for Settings {
             publish_timeout_ms: 5_000,
             retry_after_secs: 5,
             publisher_channels: 4,
+            pack_max_events: 32,
+            pack_max_bytes: 1024 * 1024,
+            publishes_in_flight: 8,
             log_format: LogFormat::Pretty,
             admin_addr: "127.0.0.1:8081".into(),
             database: inlet_domain::settings::DatabaseSettings::default(),
@@ -152,6 +162,12 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         if self.publisher_channels == 0 {
             return bad("INLET_PUBLISHER_CHANNELS", "must be at least 1");
+        }
+        if self.pack_max_events == 0 {
+            return bad("INLET_PACK_MAX_EVENTS", "must be at least 1");
+        }
+        if self.publishes_in_flight == 0 {
+            return bad("INLET_PUBLISHES_IN_FLIGHT", "must be at least 1");
         }
         if self.dedup_in_flight_ttl_secs == 0 {
             return bad("INLET_DEDUP_IN_FLIGHT_TTL_SECS", "must be at least 1");

@@ -3,7 +3,9 @@
 //! Before publishing, a request claims its key as *in flight* (`in_flight:<correlation id>`,
 //! short TTL); once the broker has confirmed, the key becomes *done* (long TTL).
 //! A publish that fails releases the claim, but only its own (compare and
-//! delete), so an event is never marked seen before it is safe.
+//! delete), so an event is never marked seen before it is safe. Each step
+//! takes the keys of all the requests published together ([`crate::intake`])
+//! in one pipelined round trip.
 //!
 //! Redis is an optimisation, not a guard (the worker's unique keys are): when
 //! it does not answer within `timeout`, the gateway fails open, publishes
@@ -116,55 +118,81 @@ impl Dedup {
         })
     }
 
-    /// Claims `key` for the request `owner` (its correlation id).
-    pub async fn claim(&self, key: &str, owner: &str) -> Claim {
-        if self.cooling_down() {
-            return Claim::Unavailable;
+    /// Claims each `(key, owner)` (owner: the request's correlation id), in
+    /// order, in one round trip; a key given twice is claimed by the first.
+    pub async fn claim_all(&self, keys: &[(&str, &str)]) -> Vec<Claim> {
+        let unavailable = || vec![Claim::Unavailable; keys.len()];
+        if keys.is_empty() || self.cooling_down() {
+            return unavailable();
         }
-        // The script's text each time (EVAL, not EVALSHA): one round trip
-        // even on a fresh or restarted Redis, which has no script cached.
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(CLAIM)
-            .arg(1)
-            .arg(self.key(key))
-            .arg(claim_value(owner))
-            .arg(self.in_flight_ttl);
-        match self.run::<Option<String>>(cmd).await {
-            Some(None) => Claim::Claimed,
-            Some(Some(v)) if v == DONE => Claim::Duplicate,
-            Some(Some(_)) => Claim::InFlight,
-            None => Claim::Unavailable,
+        let mut pipe = redis::pipe();
+        for (key, owner) in keys {
+            // The script's text each time (EVAL, not EVALSHA): one round trip
+            // even on a fresh or restarted Redis, which has no script cached.
+            pipe.cmd("EVAL")
+                .arg(CLAIM)
+                .arg(1)
+                .arg(self.key(key))
+                .arg(claim_value(owner))
+                .arg(self.in_flight_ttl);
+        }
+        match self.run::<Vec<Option<String>>>(pipe).await {
+            Some(found) if found.len() == keys.len() => found
+                .into_iter()
+                .map(|v| match v {
+                    None => Claim::Claimed,
+                    Some(v) if v == DONE => Claim::Duplicate,
+                    Some(_) => Claim::InFlight,
+                })
+                .collect(),
+            _ => unavailable(),
         }
     }
 
-    /// Marks `key` done once the broker confirmed its event.
-    pub async fn complete(&self, key: &str) {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(key))
-            .arg(DONE)
-            .arg("EX")
-            .arg(self.done_ttl);
-        // On failure the claim simply expires: a retry after that is published
+    /// Marks the keys done once the broker confirmed their events.
+    pub async fn complete_all(&self, keys: &[&str]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("SET")
+                .arg(self.key(key))
+                .arg(DONE)
+                .arg("EX")
+                .arg(self.done_ttl)
+                .ignore();
+        }
+        // On failure the claims simply expire: a retry after that is published
         // again, which the worker's unique keys absorb.
-        let _ = self.run::<()>(cmd).await;
+        let _ = self.run::<()>(pipe).await;
     }
 
-    /// Releases `owner`'s claim on `key` after a failed publish, so the
+    /// Releases each owner's claim on its key after a failed publish, so the
     /// provider's retry can pass.
-    pub async fn release(&self, key: &str, owner: &str) {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(RELEASE)
-            .arg(1)
-            .arg(self.key(key))
-            .arg(claim_value(owner));
-        let _ = self.run::<i64>(cmd).await;
+    pub async fn release_all(&self, keys: &[(&str, &str)]) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (key, owner) in keys {
+            pipe.cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(self.key(key))
+                .arg(claim_value(owner))
+                .ignore();
+        }
+        let _ = self.run::<()>(pipe).await;
     }
 
     /// Checks Redis every `every` until shutdown, so the gauge is right even
     /// without traffic.
     pub async fn watch(&self, every: Duration, shutdown: CancellationToken) {
         loop {
-            let _ = self.run::<String>(redis::cmd("PING")).await;
+            let mut ping = redis::pipe();
+            ping.cmd("PING");
+            let _ = self.run::<(String,)>(ping).await;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
@@ -192,12 +220,12 @@ impl Dedup {
         Ok(connection)
     }
 
-    /// Runs one command within the timeout; `None` (and the bookkeeping of a
+    /// Runs the commands within the timeout; `None` (and the bookkeeping of a
     /// failure) when Redis did not answer.
-    async fn run<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+    async fn run<T: FromRedisValue>(&self, pipe: redis::Pipeline) -> Option<T> {
         let call = async {
             let mut conn = self.connection().await?;
-            cmd.query_async::<T>(&mut conn).await
+            pipe.query_async::<T>(&mut conn).await
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result.map_err(|e| e.to_string()),

@@ -9,6 +9,7 @@
 //! - [`senders`]: every configured sender and line, keys parsed once.
 //! - [`peek`]: the line and dedup key a verified body names.
 //! - [`dedup`]: the two-phase Redis claim (fails open).
+//! - [`intake`]: group commit: the webhooks waiting together are claimed, published and marked done together.
 //! - [`throttle`]: 429 for addresses that keep failing signature checks.
 //! - [`startup`]: builds the app and binds its listener.
 //! - [`publisher`]: the self-healing confirm-mode channel pool.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod config;
 pub mod dedup;
 pub mod error;
+pub mod intake;
 pub mod metrics;
 pub mod peek;
 pub mod publisher;

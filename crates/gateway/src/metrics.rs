@@ -16,6 +16,8 @@ pub struct Metrics {
     pub request_duration: HistogramVec,
     /// `inlet_gateway_publish_duration_seconds`.
     pub publish_duration: Histogram,
+    /// `inlet_gateway_events_per_publish`: events in each broker message (packs).
+    pub events_per_publish: Histogram,
     /// `inlet_gateway_signature_format_total{provider,format}`.
     pub signature_format: IntCounterVec,
     /// `inlet_gateway_dedup_available` (1 when Redis answers).
@@ -56,6 +58,13 @@ impl Metrics {
             )
             .buckets(BUCKETS.to_vec()),
         )?;
+        let events_per_publish = Histogram::with_opts(
+            HistogramOpts::new(
+                "inlet_gateway_events_per_publish",
+                "Events in each message published (several travel as one pack).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )?;
         let signature_format = IntCounterVec::new(
             Opts::new(
                 "inlet_gateway_signature_format_total",
@@ -74,6 +83,7 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
         registry.register(Box::new(publish_duration.clone()))?;
+        registry.register(Box::new(events_per_publish.clone()))?;
         registry.register(Box::new(signature_format.clone()))?;
         registry.register(Box::new(dedup_available.clone()))?;
         registry.register(Box::new(broker_connected.clone()))?;
@@ -82,6 +92,7 @@ impl Metrics {
             requests,
             request_duration,
             publish_duration,
+            events_per_publish,
             signature_format,
             dedup_available,
             broker_connected,

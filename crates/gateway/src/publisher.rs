@@ -11,16 +11,18 @@ use inlet_domain::broker::{
     connect, persistent_properties, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY,
 };
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::pack;
 use inlet_domain::supervise::reconnect_delay;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Publishes raw events with publisher confirms.
+/// Publishes raw events with publisher confirms, over a few channels in turn.
 #[derive(Clone)]
 pub struct Publisher {
     inner: Arc<Inner>,
@@ -74,27 +76,37 @@ impl Publisher {
         channel.status().connected().then_some(channel)
     }
 
-    /// Publishes one raw event and returns once the broker has confirmed it.
-    pub async fn publish(&self, meta: &EventMeta, body: &[u8]) -> Result<(), PublishError> {
+    /// Publishes raw events and returns once the broker has confirmed them:
+    /// one as a plain message, several as one pack ([`inlet_domain::pack`]).
+    pub async fn publish(&self, events: &[(&EventMeta, &[u8])]) -> Result<(), PublishError> {
         let Some(channel) = self.channel() else {
             self.inner.broken.notify_one();
             return Err(PublishError::Unavailable);
+        };
+        let (body, properties) = match events {
+            [] => return Ok(()),
+            [(meta, body)] => (Cow::Borrowed(*body), persistent_properties(meta)),
+            [(first, _), ..] => (
+                Cow::Owned(pack::encode(events.iter().copied())),
+                pack::properties(events.len(), &first.correlation_id),
+            ),
         };
         let started = Instant::now();
         let result = publish_confirmed(
             &channel,
             &self.inner.exchange,
             EVENT_ROUTING_KEY,
-            body,
-            persistent_properties(meta),
+            &body,
+            properties,
             true,
             self.inner.timeout,
         )
         .await;
-        self.inner
-            .metrics
+        let metrics = &self.inner.metrics;
+        metrics
             .publish_duration
             .observe(started.elapsed().as_secs_f64());
+        metrics.events_per_publish.observe(events.len() as f64);
         if matches!(result, Err(PublishError::Broker(_))) {
             // Let the supervisor look at the connection now rather than at
             // its next heartbeat.

@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::dedup::Dedup;
 use crate::error::ApiError;
+use crate::intake::{Intake, Limits};
 use crate::metrics::Metrics;
 use crate::publisher::Publisher;
 use crate::routes::{bridge, health, meta, metrics, openphone, standard};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub senders: Senders,
     /// The two-phase dedup store.
     pub dedup: Arc<Dedup>,
+    /// Claims, publishes and completes the webhooks waiting together.
+    pub intake: Intake,
     /// Signature-failure counts per client address.
     pub throttle: Throttle,
 }
@@ -75,6 +78,15 @@ impl Application {
             metrics.clone(),
             shutdown.clone(),
         );
+        let intake = Intake::start(
+            dedup.clone(),
+            publisher.clone(),
+            Limits {
+                max_events: settings.pack_max_events,
+                max_bytes: settings.pack_max_bytes,
+                in_flight: settings.publishes_in_flight,
+            },
+        );
         let listener = TcpListener::bind(&settings.gateway_addr)
             .with_context(|| format!("binding INLET_GATEWAY_ADDR {}", settings.gateway_addr))?;
         let port = listener.local_addr()?.port();
@@ -84,6 +96,7 @@ impl Application {
             metrics,
             senders,
             dedup,
+            intake,
             throttle,
         });
         let server = HttpServer::new(move || {

@@ -9,10 +9,10 @@
 //! one poison event cannot take its neighbours down.
 
 use crate::consumer::{Consumer, Session, Stored};
+use crate::received::Received;
 use crate::router::{Decoded, Processed};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use inlet_domain::envelope::EventMeta;
-use lapin::message::Delivery;
 use std::time::Instant;
 
 impl Consumer {
@@ -41,7 +41,7 @@ impl Consumer {
     }
 
     /// Stores, publishes and settles the deliveries received together.
-    pub(crate) async fn process_batch(&self, session: &Session, deliveries: Vec<Delivery>) {
+    pub(crate) async fn process_batch(&self, session: &Session, deliveries: Vec<Received>) {
         if deliveries.len() <= 1 {
             for delivery in deliveries {
                 self.process(session, delivery).await;
@@ -49,7 +49,7 @@ impl Consumer {
             return;
         }
         let started = Instant::now();
-        let mut batch: Vec<(Delivery, EventMeta, Decoded)> = Vec::with_capacity(deliveries.len());
+        let mut batch: Vec<(Received, EventMeta, Decoded)> = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             let decoded = EventMeta::from_headers(delivery.properties.headers().as_ref())
                 .ok()
@@ -71,7 +71,7 @@ impl Consumer {
         drop(items);
         match stored {
             Ok(stored) => {
-                let (held, decoded): (Vec<(Delivery, EventMeta)>, Vec<Decoded>) =
+                let (held, decoded): (Vec<(Received, EventMeta)>, Vec<Decoded>) =
                     batch.into_iter().map(|(d, m, x)| ((d, m), x)).unzip();
                 let stored = held
                     .iter()

@@ -5,13 +5,13 @@
 use crate::acks::Acks;
 use crate::metrics::Metrics;
 use crate::publish::Outgoing;
+use crate::received::{Received, Settlement};
 use crate::router::{Failed, Processed, Router};
 use crate::{publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::forward::queue::deliveries_queue;
-use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Channel;
@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 /// A raw event whose effects are committed, ready to be announced and acked.
 pub(crate) struct Stored<'a> {
-    pub(crate) delivery: &'a Delivery,
+    pub(crate) delivery: &'a Received,
     pub(crate) meta: &'a EventMeta,
     pub(crate) done: Processed,
 }
@@ -124,9 +124,17 @@ impl Consumer {
         // takes what arrives within the linger, up to the batch size. Under
         // load batches fill at once; at a moderate rate the linger lets them
         // fill further, so the same events take fewer transactions.
-        let drain = self.batches(consumer.take_until(stop)).for_each_concurrent(
-            self.batches_in_flight(),
-            |chunk| {
+        // A pack becomes its events here; batches count events, not messages.
+        let events = consumer.take_until(stop).flat_map(|delivery| {
+            let events: Vec<Result<Received, lapin::Error>> = match delivery {
+                Ok(delivery) => Received::unpack(delivery).into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures::stream::iter(events)
+        });
+        let drain = self
+            .batches(events)
+            .for_each_concurrent(self.batches_in_flight(), |chunk| {
                 let (session, broken) = (&session, &broken);
                 async move {
                     let mut deliveries = Vec::with_capacity(chunk.len());
@@ -142,8 +150,7 @@ impl Consumer {
                         broken.cancel();
                     }
                 }
-            },
-        );
+            });
         tokio::pin!(drain);
         tokio::select! {
             _ = &mut drain => {}
@@ -170,7 +177,13 @@ impl Consumer {
     /// Handles one delivery and settles it. Every path acks only after the
     /// effect (stored and published, retry scheduled, dead-lettered) is
     /// durable; if that fails the delivery is requeued, never dropped.
-    pub(crate) async fn process(&self, session: &Session, delivery: Delivery) {
+    pub(crate) async fn process(&self, session: &Session, delivery: Received) {
+        if let Some(broken) = &delivery.broken {
+            tracing::error!(error = %broken, "Unreadable pack; dead-lettering it whole.");
+            let error = format!("permanent failure: {broken}");
+            self.dead_letter(session, &delivery, None, &error).await;
+            return;
+        }
         let meta = match EventMeta::from_headers(delivery.properties.headers().as_ref()) {
             Ok(meta) => meta,
             Err(error) => {
@@ -186,7 +199,7 @@ impl Consumer {
             .await;
     }
 
-    async fn process_event(&self, session: &Session, delivery: Delivery, meta: EventMeta) {
+    async fn process_event(&self, session: &Session, delivery: Received, meta: EventMeta) {
         let started = Instant::now();
         let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
@@ -276,7 +289,7 @@ impl Consumer {
             }
             return;
         }
-        let deliveries: Vec<&Delivery> = stored.iter().map(|s| s.delivery).collect();
+        let deliveries: Vec<&Received> = stored.iter().map(|s| s.delivery).collect();
         self.ack(session, &deliveries).await;
         let m = &self.metrics;
         let now = chrono::Utc::now();
@@ -305,18 +318,33 @@ impl Consumer {
         }
     }
 
-    /// Acks deliveries of this session's consumer channel.
-    pub(crate) async fn ack(&self, session: &Session, deliveries: &[&Delivery]) {
-        let tags: Vec<u64> = deliveries.iter().map(|d| d.delivery_tag).collect();
+    /// Settles events: acks each plain message, and each pack whose last
+    /// event this is (or requeues it, when one of its events was requeued).
+    pub(crate) async fn ack(&self, session: &Session, events: &[&Received]) {
+        let mut tags = Vec::with_capacity(events.len());
+        for event in events {
+            match event.settle() {
+                Settlement::Ack(tag) => tags.push(tag),
+                Settlement::Requeue(tag) => self.nack(session, tag).await,
+                Settlement::Pending => {}
+            }
+        }
         if let Err(error) = session.acks.ack(&tags).await {
             // The channel is gone: the broker redelivers, idempotency absorbs it.
             tracing::warn!(error = %error, "Ack failed; the events will be redelivered.");
         }
     }
 
-    /// Hands a delivery back to the broker for redelivery.
-    pub(crate) async fn requeue(&self, session: &Session, delivery: &Delivery) {
-        if let Err(error) = session.acks.requeue(delivery.delivery_tag).await {
+    /// Hands an event back to the broker for redelivery: its message, once
+    /// the rest of its pack is settled.
+    pub(crate) async fn requeue(&self, session: &Session, event: &Received) {
+        if let Settlement::Requeue(tag) = event.unsettle() {
+            self.nack(session, tag).await;
+        }
+    }
+
+    async fn nack(&self, session: &Session, tag: lapin::types::DeliveryTag) {
+        if let Err(error) = session.acks.requeue(tag).await {
             tracing::warn!(error = %error, "Nack failed; the event will be redelivered.");
         }
     }

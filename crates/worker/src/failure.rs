@@ -2,10 +2,10 @@
 //! letter (database row, then dead queue, then ack).
 
 use crate::consumer::{Consumer, Session};
+use crate::received::Received;
 use crate::{dead_letters, headers, retry};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::repository::audit::{record_event, Outcome};
-use lapin::message::Delivery;
 
 impl Consumer {
     /// Marks the audit row `retrying` with the attempt and the error, in a
@@ -29,7 +29,7 @@ impl Consumer {
     pub(crate) async fn dead_letter(
         &self,
         session: &Session,
-        delivery: &Delivery,
+        delivery: &Received,
         failed: Option<(&EventMeta, &'static str)>,
         error: &str,
     ) {

@@ -5,6 +5,7 @@
 //! - [`consumer`]: consumes, acks after commit, retries or dead-letters
 //!   (its failure paths in `failure.rs`, micro-batching in `batch.rs`,
 //!   coalesced acks in `acks.rs`).
+//! - `received`: a plain message or a pack's events, and settling the message they came in.
 //! - [`router`]: decode, route to handlers, audit, commit.
 //! - [`handlers`]: one per event kind.
 //! - [`consent`]: opt-out and opt-in keywords.
@@ -31,6 +32,7 @@ pub mod headers;
 pub mod metrics;
 pub mod publish;
 pub mod queue_depth;
+mod received;
 pub mod retry;
 pub mod router;
 pub mod server;

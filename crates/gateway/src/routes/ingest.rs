@@ -1,10 +1,11 @@
 //! The steps every webhook goes through, whoever sent it: throttle, content
 //! type, a bounded body read, the sender's signature check (before any
-//! parsing), JSON, the dedup claim, publish with confirm, and the answer.
+//! parsing), JSON, then the intake (dedup claim, publish with confirm), and
+//! the answer.
 //! Provider modules give the signature check and what the body tells.
 
-use crate::dedup::Claim;
 use crate::error::ApiError;
+use crate::intake::Verdict;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -132,56 +133,24 @@ pub async fn ingest(
         correlation_id: correlation_id(),
         attempt: 1,
     };
-    publish_once(state, &meta, &body).await
+    publish_once(state, meta, body).await
 }
 
-/// Claims the dedup key, publishes, then marks it done or releases it.
+/// Hands the event to the intake (claim, publish with confirm, mark done,
+/// together with whatever else is waiting) and turns its verdict into the
+/// answer: a failed publish is a 503, a copy being published a 409.
 async fn publish_once(
     state: &AppState,
-    meta: &EventMeta,
-    body: &[u8],
+    meta: EventMeta,
+    body: web::Bytes,
 ) -> Result<Outcome, ApiError> {
-    let owner = &meta.correlation_id;
-    match state.dedup.claim(&meta.dedup_key, owner).await {
-        Claim::Duplicate => {
-            tracing::debug!(dedup_key = %meta.dedup_key, "Duplicate event; not published again.");
-            Ok(Outcome::Duplicate)
-        }
-        Claim::InFlight => Err(ApiError::InFlight {
-            retry_after: state.settings.retry_after_secs,
-        }),
-        Claim::Unavailable => publish(state, meta, body).await,
-        Claim::Claimed => match publish(state, meta, body).await {
-            Ok(outcome) => {
-                state.dedup.complete(&meta.dedup_key).await;
-                Ok(outcome)
-            }
-            Err(error) => {
-                state.dedup.release(&meta.dedup_key, owner).await;
-                Err(error)
-            }
-        },
-    }
-}
-
-/// Publishes the event and waits for the confirm; a failure becomes a 503.
-async fn publish(state: &AppState, meta: &EventMeta, body: &[u8]) -> Result<Outcome, ApiError> {
-    match state.publisher.publish(meta, body).await {
-        Ok(()) => {
-            tracing::debug!(correlation_id = %meta.correlation_id, provider = %meta.provider, "Event published.");
-            Ok(Outcome::Accepted(meta.correlation_id.clone()))
-        }
-        Err(error) => {
-            tracing::warn!(
-                correlation_id = %meta.correlation_id,
-                provider = %meta.provider,
-                error = %error,
-                "Could not publish an event; answering 503."
-            );
-            Err(ApiError::Unavailable {
-                retry_after: state.settings.retry_after_secs,
-            })
-        }
+    let id = meta.correlation_id.clone();
+    let retry_after = state.settings.retry_after_secs;
+    match state.intake.submit(meta, body).await {
+        Verdict::Accepted => Ok(Outcome::Accepted(id)),
+        Verdict::Duplicate => Ok(Outcome::Duplicate),
+        Verdict::InFlight => Err(ApiError::InFlight { retry_after }),
+        Verdict::Unavailable => Err(ApiError::Unavailable { retry_after }),
     }
 }
 

@@ -67,16 +67,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a gateway with the given settings and waits until it can publish.
 pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
-    inlet_domain::telemetry::init_for_tests();
-    let shutdown = CancellationToken::new();
-    let dedup_prefix = settings.dedup_prefix.clone();
-    let app = Application::build(settings, shutdown.clone()).expect("gateway builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
+    let app = spawn_unready(broker, settings);
     let ready = inlet_testkit::eventually(Duration::from_secs(10), || {
-        let http = http.clone();
-        let url = format!("{address}/readyz");
+        let http = app.http.clone();
+        let url = format!("{}/readyz", app.address);
         async move {
             let r = http.get(url).send().await.ok()?;
             r.status().is_success().then_some(())
@@ -84,10 +78,21 @@ pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
     })
     .await;
     assert!(ready.is_some(), "gateway never became ready");
+    app
+}
+
+/// A gateway serving at once, ready or not (its broker may be unreachable).
+pub fn spawn_unready(broker: TestBroker, settings: Settings) -> TestApp {
+    inlet_domain::telemetry::init_for_tests();
+    let shutdown = CancellationToken::new();
+    let dedup_prefix = settings.dedup_prefix.clone();
+    let app = Application::build(settings, shutdown.clone()).expect("gateway builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         broker,
-        http,
+        http: reqwest::Client::new(),
         dedup_prefix,
         shutdown,
     }
@@ -152,6 +157,33 @@ impl TestApp {
         let meta =
             EventMeta::from_headers(message.delivery.properties.headers().as_ref()).expect("meta");
         (meta, message.delivery.data)
+    }
+
+    /// Takes every message from the work queue and unpacks packs: each
+    /// event's envelope and body, and how many events its message held.
+    pub async fn drain_events(&self) -> Vec<(EventMeta, Vec<u8>, usize)> {
+        use lapin::options::BasicGetOptions;
+        let queue = self.broker.topology().work_queue();
+        let mut events = Vec::new();
+        while let Some(message) = self
+            .broker
+            .channel
+            .basic_get(&queue, BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            let delivery = message.delivery;
+            if inlet_domain::pack::is_pack(&delivery.properties) {
+                let packed = inlet_domain::pack::decode(&delivery.data).expect("a readable pack");
+                let n = packed.len();
+                events.extend(packed.into_iter().map(|e| (e.meta, e.body.to_vec(), n)));
+            } else {
+                let meta =
+                    EventMeta::from_headers(delivery.properties.headers().as_ref()).expect("meta");
+                events.push((meta, delivery.data, 1));
+            }
+        }
+        events
     }
 
     /// The value of one metric sample, written as in the exposition, e.g.

@@ -11,5 +11,6 @@ mod lines;
 mod meta;
 mod observability;
 mod openphone;
+mod packs;
 mod standard;
 mod startup;

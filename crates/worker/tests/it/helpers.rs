@@ -103,12 +103,28 @@ impl TestWorker {
 
     /// Publishes a raw body into the ingest exchange as the gateway would.
     pub async fn publish(&self, meta: &EventMeta, body: &[u8]) {
+        self.publish_raw(body, persistent_properties(meta)).await;
+    }
+
+    /// Publishes events as one pack, as the gateway does with webhooks that
+    /// arrive together.
+    pub async fn publish_pack(&self, events: &[(EventMeta, Vec<u8>)]) {
+        let body = inlet_domain::pack::encode(events.iter().map(|(m, b)| (m, b.as_slice())));
+        self.publish_raw(
+            &body,
+            inlet_domain::pack::properties(events.len(), "test-pack"),
+        )
+        .await;
+    }
+
+    /// Publishes `body` with exactly these properties.
+    pub async fn publish_raw(&self, body: &[u8], properties: lapin::BasicProperties) {
         publish_confirmed(
             &self.publisher,
             &self.broker.topology().ingest_exchange(),
             EVENT_ROUTING_KEY,
             body,
-            persistent_properties(meta),
+            properties,
             true,
             Duration::from_secs(5),
         )
@@ -156,17 +172,11 @@ impl TestWorker {
 
     /// Publishes a raw body with no Inlet headers at all (not from a gateway).
     pub async fn publish_without_envelope(&self, body: &[u8]) {
-        publish_confirmed(
-            &self.publisher,
-            &self.broker.topology().ingest_exchange(),
-            EVENT_ROUTING_KEY,
+        self.publish_raw(
             body,
             lapin::BasicProperties::default().with_delivery_mode(2),
-            true,
-            Duration::from_secs(5),
         )
-        .await
-        .expect("event published");
+        .await;
     }
 
     /// Whether exchange `name` exists (a passive declare on a throwaway

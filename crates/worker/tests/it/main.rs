@@ -14,6 +14,7 @@ mod meta_fixtures;
 mod metrics;
 mod migrations;
 mod observability;
+mod packs;
 mod retries;
 mod shutdown;
 mod statuses;
