@@ -5,6 +5,7 @@
 use crate::bodies::Signer;
 use inlet_domain::broker::{connect, persistent_properties, publish_confirmed, EVENT_ROUTING_KEY};
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::pack;
 use inlet_domain::Provider;
 use lapin::options::ConfirmSelectOptions;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +28,8 @@ pub struct PublishPlan {
     pub duration: Duration,
     /// ...or after this many messages, whichever comes first.
     pub max_messages: u64,
-    /// Bodies in each message: 1 is what the gateway publishes; more measures what
-    /// packing events together would cost the broker (`inlet-bench ceiling`).
+    /// Events in each message: 1 is a plain message; more are packs, as the
+    /// gateway publishes webhooks that arrive together.
     pub events_per_message: u64,
 }
 
@@ -64,16 +65,23 @@ pub fn meta_envelope(n: u64) -> EventMeta {
     }
 }
 
-/// Message `n`'s body: request `n`'s, or `k` requests' bodies one after another.
-fn packed(signer: &Signer, n: u64, k: u64) -> Vec<u8> {
+/// Message `n`: request `n` as the gateway publishes a lone webhook, or
+/// requests `n·k … n·k + k − 1` as one pack, as it publishes `k` together.
+fn message(signer: &Signer, n: u64, k: u64) -> (Vec<u8>, lapin::BasicProperties) {
     if k <= 1 {
-        return signer.request(n).body;
+        return (
+            signer.request(n).body,
+            persistent_properties(&meta_envelope(n)),
+        );
     }
-    let mut body = Vec::new();
-    for i in 0..k {
-        body.extend_from_slice(&signer.request(n * k + i).body);
-    }
-    body
+    let events: Vec<(EventMeta, Vec<u8>)> = (n * k..n * k + k)
+        .map(|i| (meta_envelope(i), signer.request(i).body))
+        .collect();
+    let body = pack::encode(events.iter().map(|(m, b)| (m, b.as_slice())));
+    (
+        body,
+        pack::properties(events.len(), &events[0].0.correlation_id),
+    )
 }
 
 /// Publishes signed Meta bodies from `signer` as the gateway would, until the plan ends.
@@ -103,8 +111,7 @@ pub async fn publish(plan: &PublishPlan, signer: Arc<Signer>) -> anyhow::Result<
                 if n >= plan.max_messages || Instant::now() >= deadline {
                     break;
                 }
-                let body = packed(&signer, n, plan.events_per_message);
-                let props = persistent_properties(&meta_envelope(n));
+                let (body, props) = message(&signer, n, plan.events_per_message);
                 let published = publish_confirmed(
                     &channel,
                     &plan.exchange,
@@ -143,26 +150,17 @@ mod tests {
     use super::*;
     use crate::bodies::Sender;
 
-    fn contains(body: &[u8], id: &str) -> bool {
-        body.windows(id.len()).any(|w| w == id.as_bytes())
-    }
-
     #[test]
-    fn a_packed_message_carries_its_own_run_of_requests() {
+    fn a_packed_message_is_a_pack_of_its_own_run_of_requests() {
         let signer = Signer::new(Sender::Meta, "packtest").expect("signer");
-        let body = packed(&signer, 2, 3);
-        for n in 6..9 {
-            assert!(
-                contains(&body, &format!("\"{}\"", signer.message_id(n))),
-                "request {n}"
-            );
-        }
-        for n in [5, 9] {
-            assert!(
-                !contains(&body, &format!("\"{}\"", signer.message_id(n))),
-                "request {n}"
-            );
-        }
-        assert_eq!(packed(&signer, 7, 1).len(), signer.request(7).body.len());
+        let (body, props) = message(&signer, 2, 3);
+        assert!(pack::is_pack(&props));
+        let events = pack::decode(&body).expect("a pack");
+        let bodies: Vec<&[u8]> = events.iter().map(|e| e.body).collect();
+        let wanted: Vec<Vec<u8>> = (6..9).map(|n| signer.request(n).body).collect();
+        assert_eq!(bodies, wanted.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let (body, props) = message(&signer, 7, 1);
+        assert!(!pack::is_pack(&props));
+        assert_eq!(body, signer.request(7).body);
     }
 }

@@ -57,9 +57,13 @@ enum Command {
         /// Publishes in flight for the broker ceiling.
         #[arg(long, default_value_t = 256)]
         in_flight: usize,
-        /// Messages pre-filled for the worker drain.
+        /// Events pre-filled for the worker drain.
         #[arg(long, default_value_t = 30_000)]
         drain_messages: u64,
+        /// Events per message in the drain (default: the mean pack the
+        /// gateway published flat out; 1 for plain messages).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        drain_events_per_message: Option<u64>,
         /// Seconds of the gateway memory run (0 skips it).
         #[arg(long, default_value_t = 0)]
         rss_secs: u64,
@@ -154,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             in_flight,
             drain_messages,
+            drain_events_per_message,
             rss_secs,
             gateway_env,
             worker_env,
@@ -164,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
                 concurrency,
                 in_flight,
                 drain_messages,
+                drain_events_per_message,
                 rss_duration: Duration::from_secs(rss_secs),
             };
             cleaning_up(run_suite(&opts)).await

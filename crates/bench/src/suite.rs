@@ -27,8 +27,10 @@ pub struct SuiteOptions {
     pub concurrency: usize,
     /// Publishes in flight for the broker ceiling.
     pub in_flight: usize,
-    /// Messages pre-filled for the worker drain.
+    /// Events pre-filled for the worker drain.
     pub drain_messages: u64,
+    /// Events per message in the drain (default: the gateway's mean pack).
+    pub drain_events_per_message: Option<u64>,
     /// Length of the gateway memory run (0 skips it).
     pub rss_duration: Duration,
 }
@@ -107,9 +109,8 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     let gateway_cpu = gateway_mark.spent(&[bench(), (gateway.pid(), "gateway")])?;
     println!("gateway  flat out: {}", flat.summary());
     println!("gateway  {}", gateway_cpu.line(flat.ok(), "webhook"));
-    if let Some(mean) = events_per_publish(&base).await {
-        println!("gateway  {mean:.1} events per broker message (packs), mean since start");
-    }
+    let gateway_pack = events_per_publish(&base).await.unwrap_or(1.0);
+    println!("gateway  {gateway_pack:.1} events per broker message (packs), mean");
     let target_rate = 0.8 * ceiling.per_sec();
     let paced = run(
         &plan(
@@ -147,7 +148,12 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     delete_namespace(&gw_ns).await?;
 
     // 4. The worker: drain, then end-to-end at half the gateway's rate.
-    let (drain, e2e) = worker_phase(opts, flat.ok_per_sec() * 0.5).await?;
+    // The queue is pre-filled as the gateway fills it flat out: in packs of
+    // the size it published (unless told otherwise).
+    let pack = opts
+        .drain_events_per_message
+        .unwrap_or_else(|| gateway_pack.round().max(1.0) as u64);
+    let (drain, e2e) = worker_phase(opts, pack, flat.ok_per_sec() * 0.5).await?;
     let drain_rate = drain.rate;
 
     println!();
@@ -326,18 +332,22 @@ async fn rss_run(
 
 /// Drains a pre-filled queue into a fresh database, then measures receipt to
 /// commit through gateway and worker at `e2e_rate`.
-async fn worker_phase(opts: &SuiteOptions, e2e_rate: f64) -> anyhow::Result<(Drained, String)> {
+async fn worker_phase(
+    opts: &SuiteOptions,
+    pack: u64,
+    e2e_rate: f64,
+) -> anyhow::Result<(Drained, String)> {
     let db = TestDb::new().await?;
     let ns = broker_namespace("bench", vec![1, 5, 30]).await?;
     // First into the empty database, as a new deployment starts: Postgres
     // has no statistics yet, and the plans the worker's connections cache
     // now are fitted to near-empty tables.
-    let cold = drain(opts, &db, &ns, WARM_UP_EVENTS).await?;
+    let cold = drain(opts, &db, &ns, WARM_UP_EVENTS, pack).await?;
     println!("worker   drained {cold} (cold: a new, never analysed database)");
     // Then as on any database that has been live for a minute: autovacuum
     // has analysed the tables, which also makes every connection plan anew.
     db.client().await?.batch_execute("ANALYZE").await?;
-    let warm = drain(opts, &db, &ns, opts.drain_messages).await?;
+    let warm = drain(opts, &db, &ns, opts.drain_messages, pack).await?;
     println!("worker   drained {warm}");
     println!("worker   {}", warm.cpu.line(warm.events, "event"));
     let drain_rate = warm.rate;
@@ -380,6 +390,7 @@ const WARM_UP_EVENTS: u64 = 10_000;
 /// What one drain measured.
 struct Drained {
     events: u64,
+    pack: u64,
     rate: f64,
     first_after: f64,
     /// From the worker's start until all rows were seen.
@@ -390,32 +401,38 @@ impl std::fmt::Display for Drained {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} events: {:.0} events/s (first row after {:.2} s)",
-            self.events, self.rate, self.first_after
+            "{} events ({} to a message): {:.0} events/s (first row after {:.2} s)",
+            self.events, self.pack, self.rate, self.first_after
         )
     }
 }
 
-/// Pre-fills the work queue with `events` distinct webhooks, then starts a
-/// worker and times it from its first stored row to its last; stops it.
+/// Pre-fills the work queue with `events` distinct webhooks, `pack` to a
+/// message, then starts a worker and times it from its first stored row to
+/// its last; stops it.
 async fn drain(
     opts: &SuiteOptions,
     db: &TestDb,
     ns: &BrokerSettings,
     events: u64,
+    pack: u64,
 ) -> anyhow::Result<Drained> {
     let fill_signer = signer(Sender::Meta)?;
-    let filled = publish(
-        &ingest_plan(ns, opts.in_flight, Duration::from_secs(600), events),
-        fill_signer.clone(),
-    )
-    .await?;
+    let mut plan = ingest_plan(
+        ns,
+        opts.in_flight,
+        Duration::from_secs(600),
+        events.div_ceil(pack),
+    );
+    plan.events_per_message = pack;
+    let filled = publish(&plan, fill_signer.clone()).await?;
+    let filled_events = filled.confirmed * pack;
     let prefix = fill_signer.id_prefix();
     let mark = cpu::mark()?;
     let worker = start_worker(&opts.launch, ns, db, 0)?;
     let started = Instant::now();
     let started_epoch = epoch_now();
-    let total = i64::try_from(filled.confirmed)?;
+    let total = i64::try_from(filled_events)?;
     loop {
         let n = stored(db, &prefix).await?;
         if n >= total {
@@ -432,7 +449,8 @@ async fn drain(
     worker.stop(Duration::from_secs(30)).await;
     let span = drain_span(db, &prefix).await?;
     Ok(Drained {
-        events: filled.confirmed,
+        events: filled_events,
+        pack,
         cpu,
         rate: span.rate(),
         first_after: span.first_after(started_epoch),
