@@ -174,9 +174,9 @@ impl Consumer {
         }
     }
 
-    /// Handles one delivery and settles it. Every path acks only after the
+    /// Handles one event and settles it. Every path acks only after the
     /// effect (stored and published, retry scheduled, dead-lettered) is
-    /// durable; if that fails the delivery is requeued, never dropped.
+    /// durable; if that fails the event's message is requeued, never dropped.
     pub(crate) async fn process(&self, session: &Session, delivery: Received) {
         if let Some(broken) = &delivery.broken {
             tracing::error!(error = %broken, "Unreadable pack; dead-lettering it whole.");
