@@ -2,7 +2,7 @@
 //! opt-out survives a failure of the rest of the handling.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{spawn_on, spawn_worker, with_lock_timeout, TableLock};
+use crate::helpers::{spawn_with_messages_locked, spawn_worker};
 use inlet_testkit::TestBroker;
 
 const CONSENT: &str = "SELECT opted_out, consent_keyword, consent_message_id FROM contacts \
@@ -65,12 +65,7 @@ async fn an_opt_out_is_recorded_even_when_storing_the_message_fails() {
     let broker = TestBroker::with_retry_delays(vec![30])
         .await
         .expect("broker");
-    let mut worker = spawn_on(broker, |_| {}).await;
-    worker.stop().await;
-    worker.settings.database.database_url =
-        with_lock_timeout(&worker.settings.database.database_url, 200);
-    let lock = TableLock::messages(&worker.db).await;
-    worker.start().await;
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
 
     worker
         .publish_meta(&meta_text(

@@ -1,7 +1,7 @@
 //! Permanent failures and exhausted retries: set aside, visible, replayable.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_on, spawn_worker, with_lock_timeout, TableLock, WAIT};
+use crate::helpers::{envelope, spawn_with_messages_locked, spawn_worker, WAIT};
 use inlet_domain::Provider;
 use inlet_testkit::TestBroker;
 use inlet_worker::dead_letters::{list, replay, show, Selection};
@@ -69,12 +69,7 @@ async fn a_body_that_can_never_decode_is_dead_lettered_and_its_replay_marked() {
 async fn an_event_out_of_retries_is_dead_lettered_and_stored_when_replayed() {
     // No retry tiers: the first transient failure exhausts the retries.
     let broker = TestBroker::with_retry_delays(vec![]).await.expect("broker");
-    let mut worker = spawn_on(broker, |_| {}).await;
-    worker.stop().await;
-    worker.settings.database.database_url =
-        with_lock_timeout(&worker.settings.database.database_url, 200);
-    let lock = TableLock::messages(&worker.db).await;
-    worker.start().await;
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
 
     worker
         .publish_meta(&meta_text(

@@ -238,6 +238,20 @@ pub fn envelope(provider: Provider) -> EventMeta {
     }
 }
 
+/// A worker on `broker` whose database sessions give up on a lock after
+/// 200 ms, consuming while the test holds `messages` locked: storing a
+/// message fails transiently until the lock is released.
+pub async fn spawn_with_messages_locked(broker: TestBroker) -> (TestWorker, TableLock) {
+    let mut worker = spawn_on(broker, |_| {}).await;
+    // Restart on a database URL whose sessions give up on locks after 200 ms.
+    worker.stop().await;
+    worker.settings.database.database_url =
+        with_lock_timeout(&worker.settings.database.database_url, 200);
+    let lock = TableLock::messages(&worker.db).await;
+    worker.start().await;
+    (worker, lock)
+}
+
 /// The database URL of `settings` with `lock_timeout` set for every session,
 /// so that a statement waiting on a lock the test holds fails quickly (a real
 /// transient failure: SQLSTATE 55P03).

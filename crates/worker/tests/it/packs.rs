@@ -2,7 +2,7 @@
 //! retried or dead-lettered on its own, and the message is settled once.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_on, spawn_worker, with_lock_timeout, TableLock};
+use crate::helpers::{envelope, spawn_with_messages_locked, spawn_worker};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::Provider;
 use inlet_testkit::TestBroker;
@@ -20,7 +20,7 @@ fn text(n: usize) -> (EventMeta, Vec<u8>) {
 
 #[tokio::test]
 async fn every_event_of_a_pack_is_stored_once_and_a_poison_one_dead_lettered_alone() {
-    let worker = spawn_worker().await;
+    let mut worker = spawn_worker().await;
     let mut events: Vec<(EventMeta, Vec<u8>)> = (0..5).map(text).collect();
     let poison = (envelope(Provider::Meta), b"this is not json".to_vec());
     events.insert(2, poison.clone());
@@ -51,7 +51,6 @@ async fn every_event_of_a_pack_is_stored_once_and_a_poison_one_dead_lettered_alo
     let dead_queue = worker.broker.topology().dead_queue();
     assert_eq!(worker.ready(&dead_queue).await, 1);
     // The pack was acked: once the worker stops, nothing is ready again.
-    let mut worker = worker;
     worker.stop().await;
     let work_queue = worker.broker.topology().work_queue();
     assert_eq!(worker.ready(&work_queue).await, 0);
@@ -61,7 +60,7 @@ async fn every_event_of_a_pack_is_stored_once_and_a_poison_one_dead_lettered_alo
 
 #[tokio::test]
 async fn a_pack_delivered_twice_is_stored_once() {
-    let worker = spawn_worker().await;
+    let mut worker = spawn_worker().await;
     let events: Vec<(EventMeta, Vec<u8>)> = (10..14).map(text).collect();
     worker.publish_pack(&events).await;
     worker.publish_pack(&events).await;
@@ -69,7 +68,6 @@ async fn a_pack_delivered_twice_is_stored_once() {
         .wait_for_count("SELECT count(*) FROM messages", 4)
         .await;
     worker.wait_until_drained().await;
-    let mut worker = worker;
     // Stopped, so a pack still unacked would be ready again.
     worker.stop().await;
     let work_queue = worker.broker.topology().work_queue();
@@ -84,12 +82,7 @@ async fn events_of_a_pack_that_fail_for_a_moment_are_retried_alone_and_stored() 
     let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
         .await
         .expect("broker");
-    let mut worker = spawn_on(broker, |_| {}).await;
-    worker.stop().await;
-    worker.settings.database.database_url =
-        with_lock_timeout(&worker.settings.database.database_url, 200);
-    let lock = TableLock::messages(&worker.db).await;
-    worker.start().await;
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
 
     let events: Vec<(EventMeta, Vec<u8>)> = (20..23).map(text).collect();
     worker.publish_pack(&events).await;

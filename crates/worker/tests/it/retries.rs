@@ -6,7 +6,7 @@
 //! 55P03 (lock not available), which the repository classifies as transient.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{spawn_on, with_lock_timeout, TableLock};
+use crate::helpers::spawn_with_messages_locked;
 use inlet_testkit::TestBroker;
 
 #[tokio::test]
@@ -14,13 +14,7 @@ async fn an_event_that_fails_transiently_twice_is_processed_on_the_third_attempt
     let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
         .await
         .expect("broker");
-    let mut worker = spawn_on(broker, |_| {}).await;
-    // Restart on a database URL whose sessions give up on locks after 200 ms.
-    worker.stop().await;
-    worker.settings.database.database_url =
-        with_lock_timeout(&worker.settings.database.database_url, 200);
-    let lock = TableLock::messages(&worker.db).await;
-    worker.start().await;
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
 
     worker
         .publish_meta(&meta_text(
