@@ -3,7 +3,7 @@
 //! prefix). Also used to pre-fill the work queue for the worker benchmark.
 
 use crate::bodies::Signer;
-use inlet_domain::broker::{connect, persistent_properties, publish_confirmed, EVENT_ROUTING_KEY};
+use inlet_domain::broker::{connect, publish_confirmed, EVENT_ROUTING_KEY};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::pack;
 use inlet_domain::Provider;
@@ -65,23 +65,14 @@ pub fn meta_envelope(n: u64) -> EventMeta {
     }
 }
 
-/// Message `n`: request `n` as the gateway publishes a lone webhook, or
-/// requests `n·k … n·k + k − 1` as one pack, as it publishes `k` together.
-fn message(signer: &Signer, n: u64, k: u64) -> (Vec<u8>, lapin::BasicProperties) {
-    if k <= 1 {
-        return (
-            signer.request(n).body,
-            persistent_properties(&meta_envelope(n)),
-        );
-    }
+/// Message `n`, as the gateway would publish requests `n·k … n·k + k − 1`
+/// arriving together: a plain message for one, a pack for several.
+fn message(signer: &Signer, n: u64, k: u64) -> Option<(Vec<u8>, lapin::BasicProperties)> {
     let events: Vec<(EventMeta, Vec<u8>)> = (n * k..n * k + k)
         .map(|i| (meta_envelope(i), signer.request(i).body))
         .collect();
-    let body = pack::encode(events.iter().map(|(m, b)| (m, b.as_slice())));
-    (
-        body,
-        pack::properties(events.len(), &events[0].0.correlation_id),
-    )
+    let refs: Vec<(&EventMeta, &[u8])> = events.iter().map(|(m, b)| (m, b.as_slice())).collect();
+    pack::message(&refs).map(|(body, properties)| (body.into_owned(), properties))
 }
 
 /// Publishes signed Meta bodies from `signer` as the gateway would, until the plan ends.
@@ -111,7 +102,10 @@ pub async fn publish(plan: &PublishPlan, signer: Arc<Signer>) -> anyhow::Result<
                 if n >= plan.max_messages || Instant::now() >= deadline {
                     break;
                 }
-                let (body, props) = message(&signer, n, plan.events_per_message);
+                // No events to a message (a plan of 0) publishes nothing.
+                let Some((body, props)) = message(&signer, n, plan.events_per_message) else {
+                    break;
+                };
                 let published = publish_confirmed(
                     &channel,
                     &plan.exchange,
@@ -153,13 +147,13 @@ mod tests {
     #[test]
     fn a_packed_message_is_a_pack_of_its_own_run_of_requests() {
         let signer = Signer::new(Sender::Meta, "packtest").expect("signer");
-        let (body, props) = message(&signer, 2, 3);
+        let (body, props) = message(&signer, 2, 3).expect("a message");
         assert!(pack::is_pack(&props));
         let events = pack::decode(&body).expect("a pack");
         let bodies: Vec<&[u8]> = events.iter().map(|e| e.body).collect();
         let wanted: Vec<Vec<u8>> = (6..9).map(|n| signer.request(n).body).collect();
         assert_eq!(bodies, wanted.iter().map(Vec::as_slice).collect::<Vec<_>>());
-        let (body, props) = message(&signer, 7, 1);
+        let (body, props) = message(&signer, 7, 1).expect("a message");
         assert!(!pack::is_pack(&props));
         assert_eq!(body, signer.request(7).body);
     }

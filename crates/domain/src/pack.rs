@@ -14,12 +14,14 @@
 //! Decoding checks every length against what is left and the count against
 //! what was read, so a damaged pack is refused whole, never misread.
 
+use crate::broker::persistent_properties;
 use crate::envelope::EventMeta;
 use crate::provider::Provider;
 use chrono::DateTime;
 use lapin::types::AMQPValue;
 use lapin::BasicProperties;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// The content type that marks a message as a pack.
 pub const CONTENT_TYPE: &str = "application/vnd.inlet.pack";
@@ -92,6 +94,22 @@ pub fn properties(events: usize, id: &str) -> BasicProperties {
         .with_message_id(id.into())
         .with_timestamp(u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default())
         .with_headers(headers)
+}
+
+/// The message that carries `events` as the gateway publishes them: one
+/// event as a plain message with its headers, several as one pack (`id`:
+/// the first event's correlation id); `None` for no events.
+pub fn message<'a>(
+    events: &[(&'a EventMeta, &'a [u8])],
+) -> Option<(Cow<'a, [u8]>, BasicProperties)> {
+    match events {
+        [] => None,
+        [(meta, body)] => Some((Cow::Borrowed(*body), persistent_properties(meta))),
+        [(first, _), ..] => Some((
+            Cow::Owned(encode(events.iter().copied())),
+            properties(events.len(), &first.correlation_id),
+        )),
+    }
 }
 
 /// Writes the events, in order, as one pack body.
@@ -242,8 +260,25 @@ mod tests {
     }
 
     #[test]
+    fn one_event_is_a_plain_message_and_several_a_pack() {
+        let (a, b) = (meta(1), meta(2));
+        let (body, props) = message(&[(&a, &b"{}"[..])]).expect("a message");
+        assert_eq!(&*body, b"{}");
+        assert!(!is_pack(&props));
+        assert_eq!(
+            EventMeta::from_headers(props.headers().as_ref()),
+            Ok(a.clone())
+        );
+        let (body, props) = message(&[(&a, &b"{}"[..]), (&b, &b"[]"[..])]).expect("a message");
+        assert!(is_pack(&props));
+        assert_eq!(props.message_id().as_ref().map(|i| i.as_str()), Some("c-1"));
+        assert_eq!(decode(&body).expect("a pack").len(), 2);
+        assert!(message(&[]).is_none());
+    }
+
+    #[test]
     fn pack_properties_are_recognised_and_plain_ones_are_not() {
         assert!(is_pack(&properties(3, "c-1")));
-        assert!(!is_pack(&crate::broker::persistent_properties(&meta(1))));
+        assert!(!is_pack(&persistent_properties(&meta(1))));
     }
 }

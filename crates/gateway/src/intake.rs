@@ -94,7 +94,9 @@ async fn run(
     publisher: Publisher,
     limits: Limits,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.in_flight.max(1)));
+    // Settings are validated at start; a zero here would stall every request.
+    let (in_flight, max_events) = (limits.in_flight.max(1), limits.max_events.max(1));
+    let slots = Arc::new(Semaphore::new(in_flight));
     let mut carried: Option<Job> = None;
     loop {
         // Wait for a free slot first: meanwhile requests queue up and join
@@ -111,7 +113,7 @@ async fn run(
         };
         let mut bytes = first.body.len();
         let mut group = vec![first];
-        while group.len() < limits.max_events.max(1) {
+        while group.len() < max_events {
             let Ok(job) = queue.try_recv() else { break };
             if bytes + job.body.len() > limits.max_bytes {
                 carried = Some(job);
@@ -123,7 +125,9 @@ async fn run(
         tokio::spawn(commit(group, dedup.clone(), publisher.clone(), slot));
     }
     // Every handle is gone; let the groups in flight finish.
-    let _ = slots.acquire_many(limits.in_flight.max(1) as u32).await;
+    let _ = slots
+        .acquire_many(u32::try_from(in_flight).unwrap_or(u32::MAX))
+        .await;
 }
 
 /// Claims, publishes and completes one group, then answers each request.

@@ -7,15 +7,12 @@
 //! so the gateway starts and serves while the broker is away.
 
 use crate::metrics::Metrics;
-use inlet_domain::broker::{
-    connect, persistent_properties, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY,
-};
+use inlet_domain::broker::{connect, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::pack;
 use inlet_domain::supervise::reconnect_delay;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -83,13 +80,8 @@ impl Publisher {
             self.inner.broken.notify_one();
             return Err(PublishError::Unavailable);
         };
-        let (body, properties) = match events {
-            [] => return Ok(()),
-            [(meta, body)] => (Cow::Borrowed(*body), persistent_properties(meta)),
-            [(first, _), ..] => (
-                Cow::Owned(pack::encode(events.iter().copied())),
-                pack::properties(events.len(), &first.correlation_id),
-            ),
+        let Some((body, properties)) = pack::message(events) else {
+            return Ok(());
         };
         let started = Instant::now();
         let result = publish_confirmed(
