@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::pick::{by_value, pick, Path, Step::Each, Step::Key};
 use inlet_domain::signature::{bridge, meta, openphone, standard, Tolerance};
 use inlet_domain::Provider;
 use rand::rngs::StdRng;
@@ -248,6 +249,47 @@ fn decoders_never_panic_on_mutated_or_random_bodies() {
     }
 }
 
+/// The gateway's paths into a body, plus the top-level value.
+const PICK_PATHS: &[Path] = &[
+    &[
+        Key("entry"),
+        Each,
+        Key("changes"),
+        Each,
+        Key("value"),
+        Key("metadata"),
+        Key("phone_number_id"),
+    ],
+    &[Key("entry"), Each, Key("id")],
+    &[Key("object")],
+    &[],
+];
+
+#[test]
+fn the_one_pass_reader_accepts_and_finds_what_a_value_parse_does() {
+    let mut rng = rng();
+    for i in 0..20_000 {
+        let body = if i % 4 == 0 {
+            random_bytes(&mut rng)
+        } else {
+            mutated_body(&mut rng)
+        };
+        let picked = quick("pick", || pick(&body, PICK_PATHS));
+        let value = serde_json::from_slice::<serde_json::Value>(&body);
+        let shown = String::from_utf8_lossy(&body);
+        assert_eq!(picked.is_ok(), value.is_ok(), "{shown}");
+        if let (Ok(picked), Ok(value)) = (picked, value) {
+            for (p, path) in PICK_PATHS.iter().enumerate() {
+                assert_eq!(
+                    picked.all(p).collect::<Vec<_>>(),
+                    by_value(&value, path),
+                    "{shown}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn deeply_nested_bodies_are_refused_without_overflowing_the_stack() {
     for depth in [1_000, 100_000] {
@@ -255,6 +297,8 @@ fn deeply_nested_bodies_are_refused_without_overflowing_the_stack() {
         assert!(inlet_domain::payload::meta::decode(&meta_event(), arrays.as_bytes()).is_err());
         let objects = format!("{}1{}", "{\"entry\":".repeat(depth), "}".repeat(depth));
         assert!(inlet_domain::payload::meta::decode(&meta_event(), objects.as_bytes()).is_err());
+        assert!(pick(arrays.as_bytes(), PICK_PATHS).is_err());
+        assert!(pick(objects.as_bytes(), PICK_PATHS).is_err());
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`envelope`]: how a raw webhook travels over AMQP (body untouched, facts in headers).
 //! - [`broker`]: the RabbitMQ topology, declared idempotently by either binary.
 //! - [`pack`]: several raw events in one broker message, when the gateway has them at once.
+//! - [`pick`]: one pass over a body that checks it is JSON and picks out a few strings.
 //! - [`payload`]: each provider's envelope, decoded into [`event`] types.
 //! - [`event`]: normalised domain events (messages, statuses, reactions, calls, ...), with
 //!   `DomainEvent::stable_id` (in `event_id.rs`).
@@ -25,6 +26,7 @@ mod event_id;
 pub mod forward;
 pub mod pack;
 pub mod payload;
+pub mod pick;
 pub mod provider;
 pub mod repository;
 pub mod settings;

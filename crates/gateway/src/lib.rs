@@ -7,7 +7,7 @@
 //! - [`admin`]: the management API for forwarding (own listener, own database).
 //! - [`config`]: the settings struct, read once.
 //! - [`senders`]: every configured sender and line, keys parsed once.
-//! - [`peek`]: the line and dedup key a verified body names.
+//! - [`peek`]: the line and dedup key a verified body names (read in one pass by `inlet_domain::pick`).
 //! - [`dedup`]: the two-phase Redis claim (fails open).
 //! - [`intake`]: group commit: the webhooks waiting together are claimed, published and marked done together.
 //! - [`throttle`]: 429 for addresses that keep failing signature checks.

@@ -5,10 +5,49 @@
 //! Ids are sender-controlled text, so a long or odd one is hashed too, keeping
 //! Redis keys short and printable.
 
-use serde_json::Value;
+use inlet_domain::pick::{pick, Path, Step::Each, Step::Key};
 
 /// Longest id used as it is in a key.
 const MAX_ID_LEN: usize = 128;
+
+/// What a verified body names: its line (when the body says) and its dedup key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Peeked {
+    /// The line the body names, if any.
+    pub line: Option<String>,
+    /// The dedup key.
+    pub dedup_key: String,
+}
+
+/// The body is not one JSON value.
+#[derive(Debug, thiserror::Error)]
+#[error("the body is not JSON: {0}")]
+pub struct NotJson(#[from] serde_json::Error);
+
+const META_LINES: Path = &[
+    Key("entry"),
+    Each,
+    Key("changes"),
+    Each,
+    Key("value"),
+    Key("metadata"),
+    Key("phone_number_id"),
+];
+
+/// Meta: the line is the `phone_number_id` when every change of the batch
+/// names the same one; the key is the body's hash.
+pub fn meta(body: &[u8]) -> Result<Peeked, NotJson> {
+    let picked = pick(body, &[META_LINES])?;
+    let mut lines = picked.all(0);
+    let line = lines
+        .next()
+        .filter(|first| lines.all(|l| l == *first))
+        .map(str::to_owned);
+    Ok(Peeked {
+        line,
+        dedup_key: meta_key(body),
+    })
+}
 
 /// Meta: the hash of the raw body (resends are expected to repeat it; the
 /// worker's unique keys stay the real guard).
@@ -16,48 +55,75 @@ pub fn meta_key(body: &[u8]) -> String {
     format!("meta:{}", sha256_hex(body))
 }
 
+const OPENPHONE_ID: Path = &[Key("id")];
+const OPENPHONE_LEGACY_LINE: Path = &[Key("data"), Key("object"), Key("phoneNumberId")];
+const OPENPHONE_LINE: Path = &[Key("data"), Key("resource"), Key("phoneNumberId")];
+
 /// OpenPhone: the line is the `PN…` phone number id of the event's object
-/// (legacy `data.object`, 2026-03-30 `data.resource`).
-pub fn openphone_line(value: &Value) -> Option<&str> {
-    ["/data/object/phoneNumberId", "/data/resource/phoneNumberId"]
-        .iter()
-        .find_map(|p| value.pointer(p)?.as_str())
+/// (legacy `data.object`, 2026-03-30 `data.resource`); the key is
+/// [`openphone_key`]'s.
+pub fn openphone(body: &[u8], webhook_id: Option<&str>) -> Result<Peeked, NotJson> {
+    let picked = pick(body, &[OPENPHONE_ID, OPENPHONE_LEGACY_LINE, OPENPHONE_LINE])?;
+    let line = picked
+        .one(1)
+        .or_else(|| picked.one(2))
         .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Ok(Peeked {
+        line,
+        dedup_key: openphone_key(picked.one(0), webhook_id, body),
+    })
 }
 
 /// OpenPhone: the body `id` (`EV…`, the same on every retry and in both
 /// formats), else the Standard Webhooks delivery id, else the body hash.
-pub fn openphone_key(value: &Value, webhook_id: Option<&str>, body: &[u8]) -> String {
-    match (value.get("id").and_then(Value::as_str), webhook_id) {
+pub fn openphone_key(id: Option<&str>, webhook_id: Option<&str>, body: &[u8]) -> String {
+    match (id, webhook_id) {
         (Some(id), _) if !id.is_empty() => format!("openphone:{}", part(id)),
         (_, Some(id)) if !id.is_empty() => format!("openphone:delivery:{}", part(id)),
         _ => format!("openphone:sha256:{}", sha256_hex(body)),
     }
 }
 
+const BRIDGE_MESSAGE_ID: Path = &[Key("data"), Key("message_id")];
+const BRIDGE_EVENT_TYPE: Path = &[Key("event_type")];
+
+/// Bridge: the line comes from the URL only; the key is [`bridge_key`]'s.
+pub fn bridge(line: Option<&str>, body: &[u8]) -> Result<Peeked, NotJson> {
+    let picked = pick(body, &[BRIDGE_MESSAGE_ID, BRIDGE_EVENT_TYPE])?;
+    Ok(Peeked {
+        line: line.map(str::to_owned),
+        dedup_key: bridge_key(line, picked.one(1), picked.one(0), body),
+    })
+}
+
 /// Bridge: `data.message_id`, scoped by line and event type (one message is
 /// `message.sent` on one session and `message.received` on another, and may
 /// later be `message.failed`); the body hash for events without one.
-pub fn bridge_key(line: Option<&str>, value: &Value, body: &[u8]) -> String {
-    let message_id = value
-        .pointer("/data/message_id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    match message_id {
-        Some(id) => {
-            let event = value
-                .get("event_type")
-                .and_then(Value::as_str)
-                .unwrap_or("-");
-            format!(
-                "bridge:{}:{}:{}",
-                part(line.unwrap_or("-")),
-                part(event),
-                part(id)
-            )
-        }
+pub fn bridge_key(
+    line: Option<&str>,
+    event_type: Option<&str>,
+    message_id: Option<&str>,
+    body: &[u8],
+) -> String {
+    match message_id.filter(|s| !s.is_empty()) {
+        Some(id) => format!(
+            "bridge:{}:{}:{}",
+            part(line.unwrap_or("-")),
+            part(event_type.unwrap_or("-")),
+            part(id)
+        ),
         None => format!("bridge:sha256:{}", sha256_hex(body)),
     }
+}
+
+/// Standard Webhooks: no line; the key is [`standard_key`]'s.
+pub fn standard(source: &str, webhook_id: Option<&str>, body: &[u8]) -> Result<Peeked, NotJson> {
+    pick(body, &[])?;
+    Ok(Peeked {
+        line: None,
+        dedup_key: standard_key(source, webhook_id, body),
+    })
 }
 
 /// Standard Webhooks: `webhook-id`, scoped by source (the body hash only when
@@ -86,7 +152,21 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn body(value: Value) -> Vec<u8> {
+        value.to_string().into_bytes()
+    }
+
+    fn meta_batch(lines: &[&str]) -> Vec<u8> {
+        let changes: Vec<Value> = lines
+            .iter()
+            .map(|l| json!({"field": "messages", "value": {"metadata": {"phone_number_id": l}}}))
+            .collect();
+        body(
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": changes}]}),
+        )
+    }
 
     #[test]
     fn meta_keys_on_the_body_hash() {
@@ -94,49 +174,65 @@ mod tests {
         assert_eq!(meta_key(body), meta_key(body));
         assert_ne!(meta_key(body), meta_key(b"{}"));
         assert!(meta_key(b"{}").starts_with("meta:"));
+        assert_eq!(meta(body).expect("JSON").dedup_key, meta_key(body));
+    }
+
+    #[test]
+    fn meta_names_the_line_only_when_the_batch_has_one() {
+        assert_eq!(
+            meta(&meta_batch(&["106"])).expect("JSON").line.as_deref(),
+            Some("106")
+        );
+        assert_eq!(
+            meta(&meta_batch(&["106", "106"]))
+                .expect("JSON")
+                .line
+                .as_deref(),
+            Some("106")
+        );
+        assert_eq!(meta(&meta_batch(&["106", "107"])).expect("JSON").line, None);
+        assert_eq!(meta(&meta_batch(&[])).expect("JSON").line, None);
+        assert!(meta(b"{\"entry\": [").is_err());
     }
 
     #[test]
     fn openphone_takes_the_line_from_either_envelope() {
-        let legacy = json!({"data": {"object": {"phoneNumberId": "PNtoDbDhuz"}}});
-        let new = json!({"data": {"resource": {"phoneNumberId": "PN2"}}});
-        assert_eq!(openphone_line(&legacy), Some("PNtoDbDhuz"));
-        assert_eq!(openphone_line(&new), Some("PN2"));
-        assert_eq!(openphone_line(&json!({"data": {}})), None);
+        let legacy = body(json!({"data": {"object": {"phoneNumberId": "PNtoDbDhuz"}}}));
+        let new = body(json!({"data": {"resource": {"phoneNumberId": "PN2"}}}));
+        let line = |b: &[u8]| openphone(b, None).expect("JSON").line;
+        assert_eq!(line(&legacy).as_deref(), Some("PNtoDbDhuz"));
+        assert_eq!(line(&new).as_deref(), Some("PN2"));
+        assert_eq!(line(&body(json!({"data": {}}))), None);
     }
 
     #[test]
     fn openphone_keys_on_the_event_id_then_the_delivery_id() {
-        let event = json!({"id": "EVc67ec998b35c41d388af50799aeeba3e"});
+        let event = body(json!({"id": "EVc67ec998b35c41d388af50799aeeba3e"}));
         assert_eq!(
-            openphone_key(&event, Some("msg_1"), b""),
+            openphone(&event, Some("msg_1")).expect("JSON").dedup_key,
             "openphone:EVc67ec998b35c41d388af50799aeeba3e"
         );
         assert_eq!(
-            openphone_key(&json!({}), Some("msg_1"), b""),
+            openphone(b"{}", Some("msg_1")).expect("JSON").dedup_key,
             "openphone:delivery:msg_1"
         );
-        assert!(openphone_key(&json!({}), None, b"x").starts_with("openphone:sha256:"));
+        assert!(openphone(b"{}", None)
+            .expect("JSON")
+            .dedup_key
+            .starts_with("openphone:sha256:"));
     }
 
     #[test]
     fn bridge_keys_on_line_event_type_and_message_id() {
-        let sent = json!({"event_type": "message.sent", "data": {"message_id": "3EB0"}});
-        let received = json!({"event_type": "message.received", "data": {"message_id": "3EB0"}});
-        assert_eq!(
-            bridge_key(Some("s1"), &sent, b""),
-            "bridge:s1:message.sent:3EB0"
-        );
-        assert_ne!(
-            bridge_key(Some("s1"), &sent, b""),
-            bridge_key(Some("s2"), &sent, b"")
-        );
-        assert_ne!(
-            bridge_key(None, &sent, b""),
-            bridge_key(None, &received, b"")
-        );
-        let status = json!({"event_type": "connection.status", "data": {"state": "open"}});
-        assert!(bridge_key(None, &status, b"x").starts_with("bridge:sha256:"));
+        let sent = body(json!({"event_type": "message.sent", "data": {"message_id": "3EB0"}}));
+        let received =
+            body(json!({"event_type": "message.received", "data": {"message_id": "3EB0"}}));
+        let key = |line, b: &[u8]| bridge(line, b).expect("JSON").dedup_key;
+        assert_eq!(key(Some("s1"), &sent), "bridge:s1:message.sent:3EB0");
+        assert_ne!(key(Some("s1"), &sent), key(Some("s2"), &sent));
+        assert_ne!(key(None, &sent), key(None, &received));
+        let status = body(json!({"event_type": "connection.status", "data": {"state": "open"}}));
+        assert!(key(None, &status).starts_with("bridge:sha256:"));
     }
 
     #[test]
@@ -149,6 +245,8 @@ mod tests {
             standard_key("billing", Some("msg_1"), b""),
             standard_key("crm", Some("msg_1"), b"")
         );
+        assert!(standard("billing", Some("msg_1"), b"{}").is_ok());
+        assert!(standard("billing", Some("msg_1"), b"not json").is_err());
     }
 
     #[test]
@@ -157,5 +255,93 @@ mod tests {
         let key = standard_key("s", Some(&long), b"");
         assert!(key.len() < 100, "{key}");
         assert!(standard_key("s", Some("a b\n"), b"").starts_with("standard:s:h"));
+    }
+
+    /// What the gateway read before the one-pass pick: a `Value` tree.
+    fn by_value(body: &[u8]) -> Option<(Option<String>, String, String, String)> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let meta_line = (|| {
+            let mut lines = value
+                .get("entry")?
+                .as_array()?
+                .iter()
+                .filter_map(|e| e.get("changes")?.as_array())
+                .flatten()
+                .filter_map(|c| c.pointer("/value/metadata/phone_number_id")?.as_str());
+            let first = lines.next()?;
+            lines.all(|l| l == first).then(|| first.to_owned())
+        })();
+        let openphone_line = ["/data/object/phoneNumberId", "/data/resource/phoneNumberId"]
+            .iter()
+            .find_map(|p| value.pointer(p)?.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let openphone = openphone_key(text(value.get("id")).as_deref(), None, body);
+        let bridge = bridge_key(
+            Some("l"),
+            text(value.get("event_type")).as_deref(),
+            text(value.pointer("/data/message_id")).as_deref(),
+            body,
+        );
+        Some((
+            meta_line,
+            format!("{openphone_line}|{openphone}"),
+            bridge,
+            String::new(),
+        ))
+    }
+
+    fn by_pick(body: &[u8]) -> Option<(Option<String>, String, String, String)> {
+        let meta_line = meta(body).ok()?.line;
+        let openphone = openphone(body, None).ok()?;
+        let bridge = bridge(Some("l"), body).ok()?.dedup_key;
+        standard("s", None, body).ok()?;
+        Some((
+            meta_line,
+            format!(
+                "{}|{}",
+                openphone.line.unwrap_or_default(),
+                openphone.dedup_key
+            ),
+            bridge,
+            String::new(),
+        ))
+    }
+
+    #[test]
+    fn the_pick_reads_what_a_value_tree_read() {
+        let cases: Vec<Vec<u8>> = vec![
+            meta_batch(&["106"]),
+            meta_batch(&["106", "107"]),
+            br#"{"entry":[{"changes":[{"value":{"metadata":{"phone_number_id":5}}}]}]}"#.to_vec(),
+            br#"{"entry":[{"changes":[{"value":{"metadata":{"phone_number_id":"1"}}},{"value":[]}]}]}"#.to_vec(),
+            br#"{"entry":{"changes":[]},"entry":[{"changes":[{"value":{"metadata":{"phone_number_id":"2"}}}]}]}"#.to_vec(),
+            br#"{"entry":[{"changes":[{"value":{"metadata":{"phone_number_id":"1","phone_number_id":"2"}}}]}]}"#.to_vec(),
+            br#"{"entry":[1,"x",null,{"changes":"no"}]}"#.to_vec(),
+            br#"{"id":"EV1","data":{"object":{"phoneNumberId":"PN1"},"resource":{"phoneNumberId":"PN2"}}}"#.to_vec(),
+            br#"{"id":7,"data":{"object":{"phoneNumberId":""},"resource":{"phoneNumberId":"PN2"}}}"#.to_vec(),
+            br#"{"data":{"object":{"phoneNumberId":3},"resource":{"phoneNumberId":"PN2"}}}"#.to_vec(),
+            br#"{"data":{"object":{"phoneNumberId":"PN1"}},"data":{}}"#.to_vec(),
+            br#"{"id":"EV1","id":"EV2","event_type":"message.sent","data":{"message_id":"m\u00e9"}}"#.to_vec(),
+            br#"{"event_type":["message.sent"],"data":{"message_id":"m1"}}"#.to_vec(),
+            br#"{"data":{"message_id":""},"event_type":"x"}"#.to_vec(),
+            br#"[{"id":"EV1"}]"#.to_vec(),
+            br#""just a string""#.to_vec(),
+            br#"{"x":1e400}"#.to_vec(),
+            br#"{"id":"EV1"} trailing"#.to_vec(),
+            format!("{}{}", "[".repeat(129), "]".repeat(129)).into_bytes(),
+            format!(r#"{{"id":"EV1","x":{}1{}}}"#, "{\"a\":".repeat(200), "}".repeat(200)).into_bytes(),
+            b"{\"id\":\"\xff\"}".to_vec(),
+        ];
+        for case in cases {
+            assert_eq!(
+                by_pick(&case),
+                by_value(&case),
+                "{}",
+                String::from_utf8_lossy(&case)
+            );
+        }
     }
 }

@@ -79,19 +79,6 @@ pub fn decode(meta: &EventMeta, body: &[u8]) -> Result<Vec<DomainEvent>, DecodeE
     Ok(events)
 }
 
-/// The line a body is for, when it names exactly one (cheap routing hint for the gateway).
-pub fn line_of(value: &Value) -> Option<&str> {
-    let mut lines = value
-        .get("entry")?
-        .as_array()?
-        .iter()
-        .filter_map(|e| e.get("changes")?.as_array())
-        .flatten()
-        .filter_map(|c| c.pointer("/value/metadata/phone_number_id")?.as_str());
-    let first = lines.next()?;
-    lines.all(|l| l == first).then_some(first)
-}
-
 fn decode_messages(
     meta: &EventMeta,
     value: Value,

@@ -3,6 +3,7 @@
 
 use super::ingest::{header_str, ingest, record, rejected, Described};
 use crate::error::ApiError;
+use crate::peek;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use inlet_domain::signature::bridge;
@@ -45,11 +46,14 @@ async fn receive(
                     .map(|()| "sha256")
                     .map_err(rejected)
             };
-            let describe = |value: &serde_json::Value, body: &[u8]| Described {
-                dedup_key: crate::peek::bridge_key(line.as_deref(), value, body),
-                line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
-                line: line.clone(),
-                source: None,
+            let describe = |body: &[u8]| {
+                let peeked = peek::bridge(line.as_deref(), body)?;
+                Ok(Described {
+                    dedup_key: peeked.dedup_key,
+                    line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
+                    line: peeked.line,
+                    source: None,
+                })
             };
             ingest(&req, payload, &state, Provider::Bridge, verify, describe).await
         }

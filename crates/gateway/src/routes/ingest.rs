@@ -6,6 +6,7 @@
 
 use crate::error::ApiError;
 use crate::intake::Verdict;
+use crate::peek::NotJson;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,7 +16,6 @@ use inlet_domain::envelope::EventMeta;
 use inlet_domain::signature::{standard, VerifyError};
 use inlet_domain::Provider;
 use serde_json::json;
-use serde_json::Value;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -89,9 +89,9 @@ pub enum Outcome {
 pub trait Verify: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError> {}
 impl<F: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError>> Verify for F {}
 
-/// What a sender reads from its verified, parsed body.
-pub trait Describe: FnOnce(&Value, &[u8]) -> Described {}
-impl<F: FnOnce(&Value, &[u8]) -> Described> Describe for F {}
+/// What a sender reads from its verified body, which it checks is JSON.
+pub trait Describe: FnOnce(&[u8]) -> Result<Described, NotJson> {}
+impl<F: FnOnce(&[u8]) -> Result<Described, NotJson>> Describe for F {}
 
 /// Runs a webhook through every step, for `provider`.
 pub async fn ingest(
@@ -121,8 +121,7 @@ pub async fn ingest(
             return Err(error);
         }
     }
-    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::Malformed)?;
-    let described = describe(&value, &body);
+    let described = describe(&body).map_err(|_| ApiError::Malformed)?;
     let meta = EventMeta {
         provider,
         line: described.line,

@@ -5,10 +5,10 @@ use super::ingest::{
     client_ip, count_failure, header_str, ingest, record, refuse_if_throttled, rejected, Described,
 };
 use crate::error::ApiError;
+use crate::peek;
 use crate::senders::MetaCreds;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
-use inlet_domain::payload::meta::line_of;
 use inlet_domain::signature::meta;
 use inlet_domain::Provider;
 use serde::Deserialize;
@@ -120,16 +120,17 @@ async fn accept(
                 .map(|()| "sha256")
                 .map_err(rejected)
             };
-            let describe = |value: &serde_json::Value, body: &[u8]| {
+            let describe = |body: &[u8]| {
+                let peeked = peek::meta(body)?;
                 // The URL names the line when there is one; else a batch that
                 // names a single phone_number_id does.
-                let line = line.clone().or_else(|| line_of(value).map(str::to_owned));
-                Described {
-                    dedup_key: crate::peek::meta_key(body),
+                let line = line.clone().or(peeked.line);
+                Ok(Described {
+                    dedup_key: peeked.dedup_key,
                     line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
                     line,
                     source: None,
-                }
+                })
             };
             ingest(&req, payload, &state, Provider::Meta, verify, describe).await
         }

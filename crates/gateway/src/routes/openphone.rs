@@ -9,6 +9,7 @@
 use super::ingest::{header_str, ingest, record, rejected, Described};
 use super::standard::{headers as standard_headers, unsigned};
 use crate::error::ApiError;
+use crate::peek;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use inlet_domain::signature::{openphone, standard};
@@ -106,16 +107,15 @@ async fn receive(
                 .map(|()| scheme.label())
                 .map_err(rejected)
             };
-            let describe = |value: &serde_json::Value, body: &[u8]| {
-                let line = line
-                    .clone()
-                    .or_else(|| crate::peek::openphone_line(value).map(str::to_owned));
-                Described {
-                    dedup_key: crate::peek::openphone_key(value, hdrs.id, body),
+            let describe = |body: &[u8]| {
+                let peeked = peek::openphone(body, hdrs.id)?;
+                let line = line.clone().or(peeked.line);
+                Ok(Described {
+                    dedup_key: peeked.dedup_key,
                     line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
                     line,
                     source: None,
-                }
+                })
             };
             ingest(&req, payload, &state, Provider::OpenPhone, verify, describe).await
         }

@@ -5,6 +5,7 @@
 
 use super::ingest::{header_str, ingest, record, rejected, Described};
 use crate::error::ApiError;
+use crate::peek;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use inlet_domain::signature::standard::{self, StandardHeaders};
@@ -60,11 +61,14 @@ pub async fn receive(
                     .map(|()| if svix { "svix" } else { "standard" })
                     .map_err(rejected)
             };
-            let describe = |_: &serde_json::Value, body: &[u8]| Described {
-                line: None,
-                line_unknown: false,
-                dedup_key: crate::peek::standard_key(&source, hdrs.id, body),
-                source: Some(source.clone()),
+            let describe = |body: &[u8]| {
+                let peeked = peek::standard(&source, hdrs.id, body)?;
+                Ok(Described {
+                    line: peeked.line,
+                    line_unknown: false,
+                    dedup_key: peeked.dedup_key,
+                    source: Some(source.clone()),
+                })
             };
             ingest(&req, payload, &state, Provider::Standard, verify, describe).await
         }
