@@ -67,6 +67,23 @@ pub async fn delete_namespace(settings: &BrokerSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Empties the namespace's work queue; returns how many messages it held.
+/// The gateway phases run with no worker, so each leaves its webhooks queued;
+/// a deployment's workers keep that queue short, and a paced phase is measured
+/// from there, not behind the flat-out phase's backlog.
+pub async fn purge_work_queue(settings: &BrokerSettings) -> anyhow::Result<u32> {
+    let connection = connect(&settings.amqp_url, "inlet-bench-purge").await?;
+    let channel = connection.create_channel().await?;
+    let purged = channel
+        .queue_purge(
+            &settings.topology().work_queue(),
+            lapin::options::QueuePurgeOptions::default(),
+        )
+        .await?;
+    let _ = connection.close(200, "purged").await;
+    Ok(purged)
+}
+
 /// What to start processes with.
 #[derive(Clone, Debug)]
 pub struct Launch {

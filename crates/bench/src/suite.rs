@@ -7,8 +7,8 @@ use crate::cpu::{self, Spent};
 use crate::floor::Floor;
 use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
 use crate::stack::{
-    broker_namespace, delete_namespace, drain_span, epoch_now, start_gateway, start_worker, stored,
-    Launch,
+    broker_namespace, delete_namespace, drain_span, epoch_now, purge_work_queue, start_gateway,
+    start_worker, stored, Launch,
 };
 use inlet_domain::settings::BrokerSettings;
 use inlet_testkit::TestDb;
@@ -112,6 +112,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     let gateway_pack = events_per_publish(&base).await.unwrap_or(1.0);
     println!("gateway  {gateway_pack:.1} events per broker message (packs), mean");
     let target_rate = 0.8 * ceiling.per_sec();
+    purge_work_queue(&gw_ns).await?;
     let paced = run(
         &plan(
             &base,
@@ -127,6 +128,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         paced.summary()
     );
     let own_rate = 0.8 * flat.ok_per_sec();
+    purge_work_queue(&gw_ns).await?;
     let own = run(
         &plan(&base, opts.concurrency, Pace::Rate(own_rate), opts.duration),
         maker(&signer(Sender::Meta)?),
@@ -142,6 +144,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         gateway.rss_kib().unwrap_or(0)
     );
     if !opts.rss_duration.is_zero() {
+        purge_work_queue(&gw_ns).await?;
         rss_run(opts, &gateway, &base, flat.ok_per_sec() * 0.5).await?;
     }
     gateway.stop(Duration::from_secs(10)).await;
