@@ -23,6 +23,9 @@ pub struct Settings {
     /// `INLET_BATCH_LINGER_MS`: how long a batch that is not full waits for more events
     /// (0: it takes what has arrived).
     pub batch_linger_ms: u64,
+    /// `INLET_DOMAIN_EVENTS`: publish each stored event on `inlet.domain`
+    /// (false where nothing consumes that exchange; forwarding is unaffected).
+    pub domain_events: bool,
     /// `INLET_WORKER_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served.
     pub worker_metrics_addr: String,
     /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for a broker confirm.
@@ -57,6 +60,7 @@ impl Default for Settings {
             prefetch: 256,
             batch_size: 64,
             batch_linger_ms: 5,
+            domain_events: true,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,

@@ -46,6 +46,8 @@ pub struct Consumer {
     pub batch_size: usize,
     /// How long a batch that is not full waits for more deliveries.
     pub batch_linger: Duration,
+    /// Whether stored events are published on the domain exchange.
+    pub domain_events: bool,
     /// Confirm wait for retry and dead-letter publishes.
     pub publish_timeout: Duration,
     /// How long in-flight events may take to finish at shutdown.
@@ -273,7 +275,9 @@ impl Consumer {
             Ok(outgoing) => {
                 publish::announce(
                     &session.publisher,
-                    &self.topology.domain_exchange(),
+                    self.domain_events
+                        .then(|| self.topology.domain_exchange())
+                        .as_deref(),
                     &deliveries_queue(&self.topology),
                     &outgoing,
                     self.publish_timeout,

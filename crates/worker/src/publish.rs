@@ -6,7 +6,7 @@
 //! fails the delivery is requeued, storage absorbs the redelivery and the
 //! events are published again under the same ids (at least once).
 
-use futures::future::join_all;
+use futures::future::{join_all, try_join_all};
 use inlet_domain::broker::PublishError;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::{DomainEvent, PublishedEvent};
@@ -71,16 +71,17 @@ pub fn forwarding_body(events: &[Outgoing]) -> Vec<u8> {
     body
 }
 
-/// Publishes every event on the domain exchange and the batch as one message
-/// to the forwarding queue, then waits for all the confirms at once (one
-/// confirm wait per batch, not one per event).
+/// Publishes every event on the domain exchange (unless there is none:
+/// `INLET_DOMAIN_EVENTS=false`) and the batch as one message to the
+/// forwarding queue, then waits for all the confirms at once (one confirm
+/// wait per batch, not one per event).
 ///
 /// Neither is mandatory: nobody may be bound to a routing key, and when
 /// forwarding was never set up its queue does not exist; an unrouted event
 /// is not a failure.
 pub async fn announce(
     channel: &Channel,
-    exchange: &str,
+    exchange: Option<&str>,
     forwarding_queue: &str,
     events: &[Outgoing],
     timeout: Duration,
@@ -89,37 +90,38 @@ pub async fn announce(
         return Ok(());
     }
     let publish_all = async {
-        let mut confirms = Vec::with_capacity(events.len() + 1);
         let persistent_json = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
-        let confirm = channel
-            .basic_publish(
-                "",
-                forwarding_queue,
-                BasicPublishOptions::default(),
-                &forwarding_body(events),
-                persistent_json.clone(),
-            )
-            .await?;
-        confirms.push(confirm);
-        for event in events {
-            let properties = persistent_json
-                .clone()
-                .with_message_id(event.id.as_str().into())
-                .with_correlation_id(event.correlation_id.as_str().into())
-                .with_type(event.event_type.as_str().into());
-            let confirm = channel
-                .basic_publish(
+        let forwarding = forwarding_body(events);
+        // Started together: each publish resolves only once lapin's I/O loop
+        // has written it, so awaiting them one by one would cost a hand-off
+        // to that thread (and a socket write) per event.
+        let to_forwarding = channel.basic_publish(
+            "",
+            forwarding_queue,
+            BasicPublishOptions::default(),
+            &forwarding,
+            persistent_json.clone(),
+        );
+        let properties = &persistent_json;
+        let to_domain = exchange.into_iter().flat_map(|exchange| {
+            events.iter().map(move |event| {
+                let properties = properties
+                    .clone()
+                    .with_message_id(event.id.as_str().into())
+                    .with_correlation_id(event.correlation_id.as_str().into())
+                    .with_type(event.event_type.as_str().into());
+                channel.basic_publish(
                     exchange,
                     &event.event_type,
                     BasicPublishOptions::default(),
                     &event.body,
                     properties,
                 )
-                .await?;
-            confirms.push(confirm);
-        }
+            })
+        });
+        let confirms = try_join_all(std::iter::once(to_forwarding).chain(to_domain)).await?;
         for confirmation in join_all(confirms).await {
             match confirmation? {
                 Confirmation::Ack(_) => {}

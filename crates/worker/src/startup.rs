@@ -54,6 +54,7 @@ impl Worker {
             prefetch: settings.prefetch,
             batch_size: usize::from(settings.batch_size),
             batch_linger: Duration::from_millis(settings.batch_linger_ms),
+            domain_events: settings.domain_events,
             publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
             router: Router::new(

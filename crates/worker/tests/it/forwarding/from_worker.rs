@@ -68,3 +68,88 @@ async fn raw_events_the_worker_stores_reach_a_matching_endpoint_once_each() {
     assert!(statuses.received().is_empty(), "no status was stored");
     f.stop().await;
 }
+
+#[tokio::test]
+async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publishes_none_on_the_exchange(
+) {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::FieldTable;
+
+    let mut f = Forwarding::start().await;
+    let messages = Receiver::start();
+    f.endpoint(json!({"url": messages.url, "event_types": ["message.received"]}))
+        .await;
+    // A consumer of the domain exchange that would see every event.
+    let topology = f.broker.topology();
+    let listener = format!("{}listener.all", topology.prefix());
+    f.broker
+        .channel
+        .queue_declare(
+            &listener,
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("listener queue");
+    f.broker
+        .channel
+        .queue_bind(
+            &listener,
+            &topology.domain_exchange(),
+            "#",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let expected: BTreeSet<String> = (0..5).map(|i| format!("wamid.quiet{i}")).collect();
+    for id in &expected {
+        let body = meta_text(id, "16505550123", "hello", 1_749_416_383);
+        f.publish_raw(&envelope(Provider::Meta), &body).await;
+    }
+    f.start_worker_with(|s| s.domain_events = false).await;
+
+    let all = eventually(PATIENCE, || async {
+        (messages.received().len() >= expected.len()).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "{} of {} messages forwarded",
+        messages.received().len(),
+        expected.len()
+    );
+    let forwarded: BTreeSet<String> = messages
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["data"]["provider_message_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(forwarded, expected);
+    // The worker announces a batch on the exchange and forwards it in one
+    // go, so by now anything it published there would have arrived.
+    let listened = f
+        .broker
+        .channel
+        .queue_declare(
+            &listener,
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("listener queue exists");
+    assert_eq!(listened.message_count(), 0, "nothing on inlet.domain");
+    let _ = f
+        .broker
+        .channel
+        .queue_delete(&listener, QueueDeleteOptions::default())
+        .await;
+    f.stop().await;
+}

@@ -182,7 +182,13 @@ impl Forwarding {
     /// Starts a worker consuming raw events on this test's broker and
     /// database (forwarding is already running); stopped by [`Forwarding::stop`].
     pub async fn start_worker(&mut self) {
+        self.start_worker_with(|_| {}).await;
+    }
+
+    /// Starts the raw-event worker with its settings adjusted by `adjust`.
+    pub async fn start_worker_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
         let mut settings = self.settings.clone();
+        adjust(&mut settings);
         settings.delivery.delivery_enabled = false;
         settings.worker_metrics_addr = "127.0.0.1:0".into();
         let shutdown = CancellationToken::new();
