@@ -96,7 +96,7 @@ pub async fn announce(
         let forwarding = forwarding_body(events);
         // Started together: each publish resolves only once lapin's I/O loop
         // has written it, so awaiting them one by one would cost a hand-off
-        // to that thread (and a socket write) per event.
+        // to that thread per event, and mostly a socket write each.
         let to_forwarding = channel.basic_publish(
             "",
             forwarding_queue,
