@@ -1,39 +1,10 @@
 //! Stored events are announced on the `inlet.domain` topic exchange.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{envelope, spawn_worker, TestWorker, WAIT};
+use crate::helpers::{bind_listener, envelope, spawn_worker, TestWorker, WAIT};
 use inlet_domain::event::{EventBody, PublishedEvent};
 use inlet_domain::Provider;
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-
-/// Declares a queue of the test's own bound to `routing_key` on the domain exchange.
-async fn bind(worker: &TestWorker, routing_key: &str) -> String {
-    let topology = worker.broker.topology();
-    let queue = format!("{}listener.{routing_key}", topology.prefix());
-    let channel = &worker.broker.channel;
-    channel
-        .queue_declare(
-            &queue,
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("listener queue");
-    channel
-        .queue_bind(
-            &queue,
-            &topology.domain_exchange(),
-            routing_key,
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bound");
-    queue
-}
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 
 /// Waits for the next event on `queue`.
 async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
@@ -57,7 +28,7 @@ async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
 #[tokio::test]
 async fn a_stored_inbound_message_is_published_as_message_received_under_a_stable_id() {
     let worker = spawn_worker().await;
-    let queue = bind(&worker, "message.received").await;
+    let queue = bind_listener(&worker.broker, "message.received").await;
     let meta = envelope(Provider::Meta);
     let body = meta_text("wamid.pub", "16505551234", "hello there", 1_749_416_383);
 
@@ -89,7 +60,7 @@ async fn a_stored_inbound_message_is_published_as_message_received_under_a_stabl
 #[tokio::test]
 async fn an_opt_out_is_published_as_contact_opted_out() {
     let worker = spawn_worker().await;
-    let queue = bind(&worker, "contact.opted_out").await;
+    let queue = bind_listener(&worker.broker, "contact.opted_out").await;
     worker
         .publish_meta(&meta_text(
             "wamid.stop.pub",
@@ -154,7 +125,7 @@ async fn a_worker_whose_publisher_channel_breaks_renews_its_session_and_keeps_pu
         back.is_some(),
         "the domain exchange was never declared again"
     );
-    let queue = bind(&worker, "message.received").await;
+    let queue = bind_listener(&worker.broker, "message.received").await;
     worker
         .publish_meta(&meta_text(
             "wamid.after",

@@ -289,3 +289,34 @@ impl TableLock {
             .expect("unlocked");
     }
 }
+
+/// Declares a queue of the test's own bound to `routing_key` on the domain
+/// exchange, as a downstream consumer would; returns its name.
+pub async fn bind_listener(broker: &TestBroker, routing_key: &str) -> String {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    let topology = broker.topology();
+    let queue = format!("{}listener.{routing_key}", topology.prefix());
+    broker
+        .channel
+        .queue_declare(
+            &queue,
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("listener queue");
+    broker
+        .channel
+        .queue_bind(
+            &queue,
+            &topology.domain_exchange(),
+            routing_key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    queue
+}

@@ -1,12 +1,13 @@
 //! The whole path: raw events the worker stores reach the endpoints that
 //! match them, each once, through the batches the worker hands to forwarding.
 
-use super::receiver::Receiver;
+use super::receiver::{Received, Receiver};
 use super::support::{Forwarding, PATIENCE};
 use crate::fixtures::meta_text;
-use crate::helpers::envelope;
+use crate::helpers::{bind_listener, envelope};
 use inlet_domain::Provider;
 use inlet_testkit::eventually;
+use lapin::options::QueueDeleteOptions;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -34,28 +35,11 @@ async fn raw_events_the_worker_stores_reach_a_matching_endpoint_once_each() {
     }
     f.start_worker().await;
 
-    let all = eventually(PATIENCE, || async {
-        (messages.received().len() >= expected.len()).then_some(())
-    })
-    .await;
-    assert!(
-        all.is_some(),
-        "{} of {} messages forwarded",
-        messages.received().len(),
-        expected.len()
-    );
+    wait_for(&messages, expected.len()).await;
     // Give a doubled delivery the time to show up before counting.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let received = messages.received();
-    let ids: Vec<String> = received
-        .iter()
-        .map(|r| {
-            r.json()["data"]["provider_message_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
+    let ids = message_ids(&received);
     assert_eq!(
         ids.len(),
         expected.len(),
@@ -72,36 +56,12 @@ async fn raw_events_the_worker_stores_reach_a_matching_endpoint_once_each() {
 #[tokio::test]
 async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publishes_none_on_the_exchange(
 ) {
-    use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
-    use lapin::types::FieldTable;
-
     let mut f = Forwarding::start().await;
     let messages = Receiver::start();
     f.endpoint(json!({"url": messages.url, "event_types": ["message.received"]}))
         .await;
     // A consumer of the domain exchange that would see every event.
-    let topology = f.broker.topology();
-    let listener = format!("{}listener.all", topology.prefix());
-    f.broker
-        .channel
-        .queue_declare(
-            &listener,
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("listener queue");
-    f.broker
-        .channel
-        .queue_bind(
-            &listener,
-            &topology.domain_exchange(),
-            "#",
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bound");
+    let listener = bind_listener(&f.broker, "#").await;
     let expected: BTreeSet<String> = (0..5).map(|i| format!("wamid.quiet{i}")).collect();
     for id in &expected {
         let body = meta_text(id, "16505550123", "hello", 1_749_416_383);
@@ -109,18 +69,41 @@ async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publis
     }
     f.start_worker_with(|s| s.domain_events = false).await;
 
+    wait_for(&messages, expected.len()).await;
+    let forwarded: BTreeSet<String> = message_ids(&messages.received()).into_iter().collect();
+    assert_eq!(forwarded, expected);
+    // The worker announces a batch on the exchange and forwards it in one
+    // go, so by now anything it published there would have arrived.
+    let listened = f
+        .broker
+        .ready(&listener)
+        .await
+        .expect("listener queue exists");
+    assert_eq!(listened, 0, "nothing on inlet.domain");
+    let _ = f
+        .broker
+        .channel
+        .queue_delete(&listener, QueueDeleteOptions::default())
+        .await;
+    f.stop().await;
+}
+
+/// Waits until `receiver` has been sent at least `n` events; fails the test if not.
+async fn wait_for(receiver: &Receiver, n: usize) {
     let all = eventually(PATIENCE, || async {
-        (messages.received().len() >= expected.len()).then_some(())
+        (receiver.received().len() >= n).then_some(())
     })
     .await;
     assert!(
         all.is_some(),
-        "{} of {} messages forwarded",
-        messages.received().len(),
-        expected.len()
+        "{} of {n} messages forwarded",
+        receiver.received().len()
     );
-    let forwarded: BTreeSet<String> = messages
-        .received()
+}
+
+/// The provider message ids of the forwarded events, in arrival order.
+fn message_ids(received: &[Received]) -> Vec<String> {
+    received
         .iter()
         .map(|r| {
             r.json()["data"]["provider_message_id"]
@@ -128,28 +111,5 @@ async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publis
                 .unwrap_or_default()
                 .to_owned()
         })
-        .collect();
-    assert_eq!(forwarded, expected);
-    // The worker announces a batch on the exchange and forwards it in one
-    // go, so by now anything it published there would have arrived.
-    let listened = f
-        .broker
-        .channel
-        .queue_declare(
-            &listener,
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("listener queue exists");
-    assert_eq!(listened.message_count(), 0, "nothing on inlet.domain");
-    let _ = f
-        .broker
-        .channel
-        .queue_delete(&listener, QueueDeleteOptions::default())
-        .await;
-    f.stop().await;
+        .collect()
 }
