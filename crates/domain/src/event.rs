@@ -329,8 +329,11 @@ pub fn rfc3339(value: &Value) -> Option<DateTime<Utc>> {
 /// What the worker publishes on the `inlet.domain` topic exchange (routing key
 /// = `event_type`) once an event's effects are committed, and what forwarding
 /// sends to customers' endpoints.
+///
+/// `D` is the event itself or, when publishing, a reference to it: the
+/// worker serialises the stored event in place instead of copying it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PublishedEvent {
+pub struct PublishedEvent<D = DomainEvent> {
     /// Stable across redeliveries: the same effect always gets the same id, so
     /// consumers can deduplicate (publishing is at least once).
     pub id: String,
@@ -346,5 +349,5 @@ pub struct PublishedEvent {
     /// The correlation id of the raw event (for tracing across services).
     pub correlation_id: String,
     /// The normalised event.
-    pub data: DomainEvent,
+    pub data: D,
 }

@@ -311,14 +311,18 @@ impl Consumer {
             let e2e = now - meta.received_at;
             m.end_to_end
                 .observe(e2e.num_microseconds().unwrap_or(0) as f64 / 1e6);
-            crate::batch::event_span(meta).in_scope(|| {
-                tracing::debug!(
-                    event_type = done.event_type,
-                    outcome = done.outcome.as_str(),
-                    stored = done.applied.stored,
-                    "Event handled."
-                )
-            });
+            // The span is built only when the line is wanted: at info level
+            // it would cost every event a span for nothing.
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                crate::batch::event_span(meta).in_scope(|| {
+                    tracing::debug!(
+                        event_type = done.event_type,
+                        outcome = done.outcome.as_str(),
+                        stored = done.applied.stored,
+                        "Event handled."
+                    )
+                });
+            }
         }
     }
 

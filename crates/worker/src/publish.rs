@@ -16,7 +16,7 @@ use lapin::{BasicProperties, Channel};
 use std::time::Duration;
 
 /// Wraps a stored event with its id and the raw event's facts.
-pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
+pub fn published<'a>(meta: &EventMeta, event: &'a DomainEvent) -> PublishedEvent<&'a DomainEvent> {
     PublishedEvent {
         id: event.stable_id(),
         event_type: event.event_type().to_owned(),
@@ -24,7 +24,7 @@ pub fn published(meta: &EventMeta, event: &DomainEvent) -> PublishedEvent {
         line_id: event.line_id.clone(),
         received_at: meta.received_at,
         correlation_id: meta.correlation_id.clone(),
-        data: event.clone(),
+        data: event,
     }
 }
 
@@ -182,10 +182,12 @@ mod tests {
 
     #[test]
     fn a_published_message_reads_back_as_it_was_written() {
-        let message = published(&meta(), &text("wamid.1", "hi"));
+        let event = text("wamid.1", "hi");
+        let message = published(&meta(), &event);
         let json = serde_json::to_vec(&message).expect("serialises");
         let back: PublishedEvent = serde_json::from_slice(&json).expect("deserialises");
-        assert_eq!(back, message);
+        assert_eq!(&back.data, message.data);
+        assert_eq!(serde_json::to_vec(&back).expect("serialises"), json);
     }
 
     #[test]
@@ -196,7 +198,8 @@ mod tests {
             .iter()
             .map(|e| Outgoing::encode(&meta, e).expect("encodes"))
             .collect();
-        let as_list: Vec<PublishedEvent> = events.iter().map(|e| published(&meta, e)).collect();
+        let as_list: Vec<PublishedEvent<&DomainEvent>> =
+            events.iter().map(|e| published(&meta, e)).collect();
         assert_eq!(
             forwarding_body(&outgoing),
             serde_json::to_vec(&as_list).expect("serialises")

@@ -1,19 +1,21 @@
 //! What a customer's endpoint receives, and the keys its filters match.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// The type of the event [`test_body`] builds.
 pub const TEST_EVENT_TYPE: &str = "endpoint.test";
 
 /// A domain event as read from `inlet.domain`: the envelope of
-/// [`crate::event::PublishedEvent`] with `data` kept as JSON.
+/// [`crate::event::PublishedEvent`] with `data` kept as the JSON text it came in.
 ///
 /// Forwarding passes `data` through, so it reads it loosely: an event type
 /// added later is still forwarded, and a `data` object the strict types
 /// cannot read back (a message's `kind` field collides with the `kind` tag of
-/// [`crate::event::EventBody`]) is still delivered.
+/// [`crate::event::EventBody`]) is still delivered. Kept unparsed, it costs a
+/// scan, not a tree, for every event that no endpoint wants.
 #[derive(Clone, Debug, Deserialize)]
 pub struct IncomingEvent {
     /// Stable across redeliveries; the delivery's `webhook-id`.
@@ -25,20 +27,49 @@ pub struct IncomingEvent {
     pub line_id: Option<String>,
     /// When the gateway received it.
     pub received_at: DateTime<Utc>,
-    /// The normalised event.
-    pub data: Value,
+    /// The normalised event, as JSON text.
+    pub data: Box<RawValue>,
+}
+
+impl IncomingEvent {
+    /// Reads what one message on the deliveries queue carries: a JSON array
+    /// of events (one worker batch, what the worker sends) or a single event.
+    pub fn read_all(bytes: &[u8]) -> Result<Vec<IncomingEvent>, serde_json::Error> {
+        // The first byte tells which; an untagged enum would buffer the
+        // whole message as a tree to find out, and cannot hold a RawValue.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_slice(bytes),
+            _ => serde_json::from_slice(bytes).map(|one| vec![one]),
+        }
+    }
 }
 
 /// The JSON body of a delivery: `{id, type, line, timestamp, data}`, `data`
-/// being the normalised event.
-pub fn body(event: &IncomingEvent) -> Value {
-    json!({
-        "id": event.id,
-        "type": event.event_type,
-        "line": event.line_id,
-        "timestamp": event.received_at,
-        "data": event.data,
-    })
+/// being the normalised event, passed through as it came.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Body<'a> {
+    /// The event's id.
+    pub id: &'a str,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    /// The line it concerns.
+    pub line: Option<&'a str>,
+    /// When the gateway received it.
+    pub timestamp: DateTime<Utc>,
+    /// The normalised event.
+    pub data: &'a RawValue,
+}
+
+/// The body every delivery of `event` sends.
+pub fn body(event: &IncomingEvent) -> Body<'_> {
+    Body {
+        id: &event.id,
+        event_type: &event.event_type,
+        line: event.line_id.as_deref(),
+        timestamp: event.received_at,
+        data: &event.data,
+    }
 }
 
 /// The body of a test delivery (`POST /v1/endpoints/{id}/test`).
@@ -57,15 +88,30 @@ pub fn test_body(id: &str, now: DateTime<Utc>) -> Value {
 /// of an inbound message or call, the sender of an outbound one), without `+`.
 pub fn line_keys(event: &IncomingEvent) -> Vec<String> {
     let mut keys: Vec<String> = event.line_id.iter().map(|l| normalise_line(l)).collect();
+    // Only these three fields of `data` matter here; anything that is not
+    // an object, or not a string where one is expected, shows no number.
+    #[derive(Default, Deserialize)]
+    struct Numbers {
+        direction: Option<Value>,
+        to_address: Option<Value>,
+        from_address: Option<Value>,
+    }
+    let text = event.data.get();
+    // A struct would also read an array, by position.
+    let data: Numbers = if text.starts_with('{') {
+        serde_json::from_str(text).unwrap_or_default()
+    } else {
+        Numbers::default()
+    };
     let direction = match event.event_type.as_str() {
         "message.received" => Some("inbound"),
         "message.sent" => Some("outbound"),
-        "call" => event.data.get("direction").and_then(Value::as_str),
+        "call" => data.direction.as_ref().and_then(Value::as_str),
         _ => None,
     };
     let own = match direction {
-        Some("inbound") => event.data.get("to_address"),
-        Some("outbound") => event.data.get("from_address"),
+        Some("inbound") => data.to_address.as_ref(),
+        Some("outbound") => data.from_address.as_ref(),
         _ => None,
     };
     keys.extend(own.and_then(Value::as_str).map(normalise_line));
@@ -135,7 +181,60 @@ mod tests {
         let event: IncomingEvent = serde_json::from_str(&text).expect("reads back");
         assert_eq!(event.id, "evt-1");
         assert_eq!(line_keys(&event), ["106540352242922", "15550783881"]);
-        assert_eq!(body(&event)["data"]["body"], "hi");
+        let sent = serde_json::to_value(body(&event)).expect("serialises");
+        assert_eq!(sent["data"]["body"], "hi");
+        assert_eq!(sent["id"], "evt-1");
+        assert_eq!(sent["line"], "106540352242922");
+        assert_eq!(sent["type"], "message.received");
+    }
+
+    const EVENT: &str = r#"{"id":"evt_1","type":"message.received","line_id":"L1",
+        "received_at":"2026-11-23T10:00:00Z","data":{"kind":"message"}}"#;
+
+    #[test]
+    fn a_message_carries_a_batch_of_events_or_a_single_one() {
+        let batch = format!(" \n[{EVENT},{}]", EVENT.replace("evt_1", "evt_2"));
+        let many = IncomingEvent::read_all(batch.as_bytes()).expect("a batch parses");
+        let ids: Vec<&str> = many.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["evt_1", "evt_2"]);
+        assert_eq!(many[0].data.get(), r#"{"kind":"message"}"#);
+        let one = IncomingEvent::read_all(EVENT.as_bytes()).expect("one event parses");
+        assert_eq!(one.len(), 1);
+        assert!(IncomingEvent::read_all(br#"{"nope":1}"#).is_err());
+        assert!(IncomingEvent::read_all(br#"[{"nope":1}]"#).is_err());
+        assert!(IncomingEvent::read_all(b"").is_err());
+    }
+
+    fn event(event_type: &str, data: &str) -> IncomingEvent {
+        let text = EVENT
+            .replace("message.received", event_type)
+            .replace(r#"{"kind":"message"}"#, data);
+        serde_json::from_str(&text).expect("an event")
+    }
+
+    #[test]
+    fn a_call_shows_its_own_number_by_direction_and_odd_data_shows_none() {
+        let call = r#"{"direction":"outbound","from_address":"+1555","to_address":"1666"}"#;
+        assert_eq!(line_keys(&event("call", call)), ["L1", "1555"]);
+        let inbound = r#"{"direction":"inbound","to_address":"1666","extra":[1,{"a":2}]}"#;
+        assert_eq!(line_keys(&event("call", inbound)), ["L1", "1666"]);
+        // Not strings, not an object: the line id alone.
+        let numeric = r#"{"direction":"inbound","to_address":1666}"#;
+        assert_eq!(line_keys(&event("call", numeric)), ["L1"]);
+        let array = r#"["inbound","1666","1777"]"#;
+        assert_eq!(line_keys(&event("call", array)), ["L1"]);
+        assert_eq!(line_keys(&event("message.received", "\"text\"")), ["L1"]);
+    }
+
+    #[test]
+    fn a_body_passes_data_through_as_it_came() {
+        let data = r#"{"n":1.50,"s":"\u00e9"}"#;
+        let sent = serde_json::to_string(&body(&event("reaction", data))).expect("serialises");
+        assert!(sent.contains(r#""data":{"n":1.50,"s":"\u00e9"}"#), "{sent}");
+        assert!(
+            sent.contains(r#""timestamp":"2026-11-23T10:00:00Z""#),
+            "{sent}"
+        );
     }
 
     #[test]

@@ -17,7 +17,6 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::FieldTable;
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -98,9 +97,9 @@ impl FanOut {
     async fn process(&self, deliveries: Vec<Delivery>) {
         let mut parsed: Vec<(Delivery, Vec<Routed>)> = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            match serde_json::from_slice::<Carried>(&delivery.data) {
-                Ok(carried) => {
-                    let routed = carried.into_events().into_iter().map(Routed::new).collect();
+            match IncomingEvent::read_all(&delivery.data) {
+                Ok(events) => {
+                    let routed = events.into_iter().map(Routed::new).collect();
                     parsed.push((delivery, routed));
                 }
                 Err(error) => {
@@ -178,28 +177,9 @@ impl FanOut {
     }
 }
 
-/// What one message on the deliveries queue carries: the events of a batch
-/// (what the worker sends) or a single event.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Carried {
-    Many(Vec<IncomingEvent>),
-    One(IncomingEvent),
-}
-
-impl Carried {
-    fn into_events(self) -> Vec<IncomingEvent> {
-        match self {
-            Carried::Many(events) => events,
-            Carried::One(event) => vec![event],
-        }
-    }
-}
-
 /// A parsed domain event with what endpoints filter it on.
 struct Routed {
     event: IncomingEvent,
-    payload: serde_json::Value,
     line_keys: Vec<String>,
     type_patterns: Vec<String>,
 }
@@ -207,7 +187,6 @@ struct Routed {
 impl Routed {
     fn new(event: IncomingEvent) -> Self {
         Routed {
-            payload: body(&event),
             line_keys: line_keys(&event),
             type_patterns: type_patterns(&event.event_type),
             event,
@@ -218,28 +197,9 @@ impl Routed {
         FanOutEvent {
             event_id: &self.event.id,
             event_type: &self.event.event_type,
-            payload: &self.payload,
+            payload: body(&self.event),
             line_keys: &self.line_keys,
             type_patterns: &self.type_patterns,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Carried;
-
-    const EVENT: &str = r#"{"id":"evt_1","type":"message.received","line_id":"L1",
-        "received_at":"2026-11-23T10:00:00Z","data":{"kind":"message"}}"#;
-
-    #[test]
-    fn a_message_carries_a_batch_of_events_or_a_single_one() {
-        let batch = format!("[{EVENT},{}]", EVENT.replace("evt_1", "evt_2"));
-        let many: Carried = serde_json::from_str(&batch).expect("a batch parses");
-        let ids: Vec<String> = many.into_events().into_iter().map(|e| e.id).collect();
-        assert_eq!(ids, ["evt_1", "evt_2"]);
-        let one: Carried = serde_json::from_str(EVENT).expect("one event parses");
-        assert_eq!(one.into_events().len(), 1);
-        assert!(serde_json::from_str::<Carried>(r#"{"nope":1}"#).is_err());
     }
 }

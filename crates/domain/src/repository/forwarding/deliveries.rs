@@ -1,11 +1,13 @@
 //! Deliveries (one per event and endpoint) and their attempts, as the
 //! consumer creates them and the API shows them.
 
+use crate::forward::body::Body;
 use crate::repository::RepoError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use serde_json::Value;
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -116,7 +118,7 @@ pub struct FanOutEvent<'a> {
     /// Its type.
     pub event_type: &'a str,
     /// The body every delivery of it sends.
-    pub payload: &'a Value,
+    pub payload: Body<'a>,
     /// Line ids and own numbers an endpoint's `lines` may name.
     pub line_keys: &'a [String],
     /// The type and the patterns (`message.*`, `*`) an endpoint's `event_types` may name.
@@ -174,7 +176,7 @@ pub async fn fan_out<C: GenericClient>(
             endpoint_ids.push(s.id);
             event_ids.push(event.event_id);
             types.push(event.event_type);
-            payloads.push(event.payload);
+            payloads.push(Json(event.payload));
             max_attempts.push(s.max_attempts);
         }
     }
@@ -344,7 +346,8 @@ pub async fn retry_delivery<C: GenericClient>(
 #[cfg(test)]
 mod tests {
     use super::{FanOutEvent, Subscriber};
-    use serde_json::json;
+    use crate::forward::body::Body;
+    use serde_json::value::RawValue;
     use uuid::Uuid;
 
     fn subscriber(lines: &[&str], types: &[&str]) -> Subscriber {
@@ -358,7 +361,14 @@ mod tests {
 
     #[test]
     fn empty_filters_match_everything_and_a_filter_needs_one_shared_entry() {
-        let payload = json!({});
+        let data = RawValue::from_string("{}".to_owned()).expect("JSON");
+        let payload = Body {
+            id: "e",
+            event_type: "message.received",
+            line: Some("L1"),
+            timestamp: chrono::Utc::now(),
+            data: &data,
+        };
         let lines = vec!["L1".to_owned(), "15550783881".to_owned()];
         let types = vec![
             "message.received".to_owned(),
@@ -368,7 +378,7 @@ mod tests {
         let event = FanOutEvent {
             event_id: "e",
             event_type: "message.received",
-            payload: &payload,
+            payload,
             line_keys: &lines,
             type_patterns: &types,
         };
