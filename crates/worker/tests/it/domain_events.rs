@@ -1,10 +1,10 @@
 //! Stored events are announced on the `inlet.domain` topic exchange.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{bind_listener, envelope, spawn_worker, TestWorker, WAIT};
+use crate::helpers::{bind_listener, delete_listener, envelope, spawn_worker, TestWorker, WAIT};
 use inlet_domain::event::{EventBody, PublishedEvent};
 use inlet_domain::Provider;
-use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 
 /// Waits for the next event on `queue`.
 async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
@@ -49,11 +49,7 @@ async fn a_stored_inbound_message_is_published_as_message_received_under_a_stabl
     assert_eq!(second.id, first.id);
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
 
-    let _ = worker
-        .broker
-        .channel
-        .queue_delete(&queue, QueueDeleteOptions::default())
-        .await;
+    delete_listener(&worker.broker, &queue).await;
     worker.finish().await;
 }
 
@@ -76,11 +72,7 @@ async fn an_opt_out_is_published_as_contact_opted_out() {
     };
     assert_eq!(consent.address, "16505550000");
     assert_eq!(consent.keyword, "STOP");
-    let _ = worker
-        .broker
-        .channel
-        .queue_delete(&queue, QueueDeleteOptions::default())
-        .await;
+    delete_listener(&worker.broker, &queue).await;
     worker.finish().await;
 }
 
@@ -144,10 +136,6 @@ async fn a_worker_whose_publisher_channel_breaks_renews_its_session_and_keeps_pu
     worker
         .wait_for_count("SELECT count(*) FROM messages", 3)
         .await;
-    let _ = worker
-        .broker
-        .channel
-        .queue_delete(&queue, QueueDeleteOptions::default())
-        .await;
+    delete_listener(&worker.broker, &queue).await;
     worker.finish().await;
 }

@@ -320,3 +320,12 @@ pub async fn bind_listener(broker: &TestBroker, routing_key: &str) -> String {
         .expect("bound");
     queue
 }
+
+/// Deletes a queue made by [`bind_listener`]: the broker's cleanup knows only
+/// the topology's own queues.
+pub async fn delete_listener(broker: &TestBroker, queue: &str) {
+    let _ = broker
+        .channel
+        .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
+        .await;
+}

@@ -4,10 +4,9 @@
 use super::receiver::{Received, Receiver};
 use super::support::{Forwarding, PATIENCE};
 use crate::fixtures::meta_text;
-use crate::helpers::{bind_listener, envelope};
+use crate::helpers::{bind_listener, delete_listener, envelope};
 use inlet_domain::Provider;
 use inlet_testkit::eventually;
-use lapin::options::QueueDeleteOptions;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -80,11 +79,7 @@ async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publis
         .await
         .expect("listener queue exists");
     assert_eq!(listened, 0, "nothing on inlet.domain");
-    let _ = f
-        .broker
-        .channel
-        .queue_delete(&listener, QueueDeleteOptions::default())
-        .await;
+    delete_listener(&f.broker, &listener).await;
     f.stop().await;
 }
 
