@@ -72,7 +72,8 @@ pub struct Settings {
     pub pack_max_events: usize,
     /// `INLET_PACK_MAX_BYTES`: most body bytes in one message (a larger body travels alone).
     pub pack_max_bytes: usize,
-    /// `INLET_PUBLISHES_IN_FLIGHT`: groups of webhooks between dedup claim and answer at once.
+    /// `INLET_PUBLISHES_IN_FLIGHT`: groups of webhooks between dedup claim and answer at once
+    /// (over all HTTP worker threads).
     pub publishes_in_flight: usize,
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,

@@ -1,16 +1,23 @@
 //! Group commit: webhooks that are waiting for the broker at the same time
 //! are claimed, published and marked done together.
 //!
-//! Every verified webhook is handed to one intake task and waits for its
-//! verdict. The task takes whatever has queued up (up to a pack's limits),
+//! Every verified webhook is handed to its thread's intake task and waits for
+//! its verdict. The task takes whatever has queued up (up to a pack's limits),
 //! claims all the dedup keys in one Redis round trip, publishes the claimed
 //! events as one confirmed message (a pack, or a plain message for one
 //! event), marks them done in one more round trip and only then answers each
-//! request. At most `in_flight` groups are between claim and answer at once;
-//! while they are, new webhooks queue up and make the next group larger. So
-//! under load the broker and Redis see a few large operations instead of many
-//! small ones, and a lone webhook is published at once: nothing waits for a
-//! timer.
+//! request. At most `in_flight` groups, over all threads, are between claim
+//! and answer at once; while they are, new webhooks queue up and make the
+//! next group larger. So under load the broker and Redis see a few large
+//! operations instead of many small ones, and a lone webhook is published at
+//! once: nothing waits for a timer.
+//!
+//! One intake task per thread (each HTTP worker's), started by its first
+//! webhook, because a single task on another runtime cost every webhook two
+//! hand-offs between threads, and waking a parked thread is what the gateway
+//! spent most on after HTTP itself (docs/benchmarks.md, tenth session). Its
+//! groups' Redis round trips then run on that thread's own connection
+//! ([`crate::dedup`]).
 //!
 //! Each answer is still given only after the broker confirmed that webhook's
 //! message, and a failed publish releases exactly the claims it made, as a
@@ -20,6 +27,9 @@ use crate::dedup::{Claim, Dedup};
 use crate::publisher::Publisher;
 use actix_web::web::Bytes;
 use inlet_domain::envelope::EventMeta;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -43,14 +53,27 @@ pub struct Limits {
     pub max_events: usize,
     /// Most body bytes in one message (a larger body travels alone).
     pub max_bytes: usize,
-    /// Groups between claim and answer at once.
+    /// Groups between claim and answer at once, over all threads.
     pub in_flight: usize,
 }
 
 /// The handle request handlers submit to.
 #[derive(Clone)]
 pub struct Intake {
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+/// What every thread's intake task works with.
+struct Shared {
+    // Keys this intake's queues in each thread's map (tests run several
+    // gateways in one process).
+    id: u64,
+    dedup: Arc<Dedup>,
+    publisher: Publisher,
+    max_events: usize,
+    max_bytes: usize,
+    // Shared by the threads, so `in_flight` bounds the whole gateway.
+    slots: Arc<Semaphore>,
 }
 
 struct Job {
@@ -59,20 +82,37 @@ struct Job {
     verdict: oneshot::Sender<Verdict>,
 }
 
-/// Requests that may queue for the intake task before senders wait.
+/// Requests that may queue for a thread's intake task before senders wait.
 const QUEUE: usize = 8192;
 
+thread_local! {
+    /// This thread's queue per intake.
+    static QUEUES: RefCell<HashMap<u64, mpsc::Sender<Job>>> = RefCell::new(HashMap::new());
+}
+
+/// Distinguishes intakes in the thread maps.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 impl Intake {
-    /// Starts the intake task; it ends once every handle is dropped and the
-    /// groups in flight are answered.
-    pub fn start(dedup: Arc<Dedup>, publisher: Publisher, limits: Limits) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(queue, dedup, publisher, limits));
-        Intake { jobs }
+    /// An intake over `dedup` and `publisher`; each thread's task starts with
+    /// that thread's first webhook.
+    pub fn new(dedup: Arc<Dedup>, publisher: Publisher, limits: Limits) -> Self {
+        // Settings are validated at start; a zero here would stall every request.
+        let in_flight = limits.in_flight.max(1);
+        Intake {
+            shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                dedup,
+                publisher,
+                max_events: limits.max_events.max(1),
+                max_bytes: limits.max_bytes,
+                slots: Arc::new(Semaphore::new(in_flight)),
+            }),
+        }
     }
 
     /// Claims, publishes and completes one event with whatever else is
-    /// waiting, and returns once its fate is known.
+    /// waiting on this thread, and returns once its fate is known.
     pub async fn submit(&self, meta: EventMeta, body: Bytes) -> Verdict {
         let (verdict, answer) = oneshot::channel();
         let job = Job {
@@ -80,54 +120,65 @@ impl Intake {
             body,
             verdict,
         };
-        if self.jobs.send(job).await.is_err() {
+        if self.queue().send(job).await.is_err() {
             return Verdict::Unavailable;
         }
         // A dropped sender means the task is gone: nothing was confirmed.
         answer.await.unwrap_or(Verdict::Unavailable)
     }
+
+    /// This thread's queue, its task started on first use, and again when
+    /// the runtime that ran the last one has ended.
+    fn queue(&self) -> mpsc::Sender<Job> {
+        QUEUES.with(|queues| {
+            let mut queues = queues.borrow_mut();
+            if let Some(jobs) = queues.get(&self.shared.id).filter(|j| !j.is_closed()) {
+                return jobs.clone();
+            }
+            let (jobs, queue) = mpsc::channel(QUEUE);
+            tokio::spawn(run(queue, self.shared.clone()));
+            queues.insert(self.shared.id, jobs.clone());
+            jobs
+        })
+    }
 }
 
-async fn run(
-    mut queue: mpsc::Receiver<Job>,
-    dedup: Arc<Dedup>,
-    publisher: Publisher,
-    limits: Limits,
-) {
-    // Settings are validated at start; a zero here would stall every request.
-    let (in_flight, max_events) = (limits.in_flight.max(1), limits.max_events.max(1));
-    let slots = Arc::new(Semaphore::new(in_flight));
+/// One thread's intake task: forms groups from its queue as slots free up;
+/// it ends with its runtime or once its queue's sender is gone.
+async fn run(mut queue: mpsc::Receiver<Job>, shared: Arc<Shared>) {
     let mut carried: Option<Job> = None;
     loop {
-        // Wait for a free slot first: meanwhile requests queue up and join
-        // the next group.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let first = match carried.take() {
             Some(job) => job,
             None => match queue.recv().await {
                 Some(job) => job,
-                None => break,
+                None => return,
             },
+        };
+        // With a first job, wait for a free slot: meanwhile requests queue up
+        // and join the group. (Taking the slot first would let an idle thread
+        // hold one that a busy thread needs.)
+        let Ok(slot) = shared.slots.clone().acquire_owned().await else {
+            return;
         };
         let mut bytes = first.body.len();
         let mut group = vec![first];
-        while group.len() < max_events {
+        while group.len() < shared.max_events {
             let Ok(job) = queue.try_recv() else { break };
-            if bytes + job.body.len() > limits.max_bytes {
+            if bytes + job.body.len() > shared.max_bytes {
                 carried = Some(job);
                 break;
             }
             bytes += job.body.len();
             group.push(job);
         }
-        tokio::spawn(commit(group, dedup.clone(), publisher.clone(), slot));
+        tokio::spawn(commit(
+            group,
+            shared.dedup.clone(),
+            shared.publisher.clone(),
+            slot,
+        ));
     }
-    // Every handle is gone; let the groups in flight finish.
-    let _ = slots
-        .acquire_many(u32::try_from(in_flight).unwrap_or(u32::MAX))
-        .await;
 }
 
 /// Claims, publishes and completes one group, then answers each request.

@@ -78,7 +78,7 @@ impl Application {
             metrics.clone(),
             shutdown.clone(),
         );
-        let intake = Intake::start(
+        let intake = Intake::new(
             dedup.clone(),
             publisher.clone(),
             Limits {

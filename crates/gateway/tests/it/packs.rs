@@ -8,6 +8,7 @@ use futures::future::join_all;
 use inlet_gateway::peek::meta_key;
 use inlet_testkit::TestBroker;
 use std::collections::HashSet;
+use std::time::Duration;
 
 const EVENTS_PER_PUBLISH: &str = "inlet_gateway_events_per_publish";
 
@@ -113,6 +114,34 @@ async fn with_packs_off_every_event_is_a_message_of_its_own() {
     let events = app.drain_events().await;
     assert_eq!(events.len(), 20);
     assert!(events.iter().all(|(_, _, n)| *n == 1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_one_publish_in_flight_webhooks_on_every_http_thread_are_answered() {
+    // The HTTP worker threads are dealt connections in turn and each has an
+    // intake of its own, sharing the one slot: a thread waiting for work must
+    // not hold it while another thread's webhook waits.
+    let app = one_group_at_a_time(32).await;
+    for i in 0..6 {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let body = meta_text(&unique(&format!("wamid.thread.{i}.")), "hello");
+        let sent = fresh
+            .post(format!("{}/webhooks/meta", app.address))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", meta_signature(&body))
+            .body(body)
+            .send();
+        let res = tokio::time::timeout(Duration::from_secs(10), sent)
+            .await
+            .unwrap_or_else(|_| panic!("webhook {i} was not answered within 10 s"))
+            .expect("sent");
+        assert_eq!(res.status(), 200, "webhook {i}");
+    }
+    assert_eq!(app.queued().await, 6);
     app.stop().await;
 }
 
