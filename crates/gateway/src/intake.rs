@@ -14,9 +14,9 @@
 //!
 //! One intake task per thread (each HTTP worker's), started by its first
 //! webhook, because a single task on another runtime cost every webhook two
-//! hand-offs between threads, and waking a parked thread is what the gateway
-//! spent most on after HTTP itself (docs/benchmarks.md, tenth session). Its
-//! groups' Redis round trips then run on that thread's own connection
+//! hand-offs between threads, and waking those threads took about an eighth
+//! of the gateway's time (docs/benchmarks.md, tenth session). Its groups'
+//! Redis round trips then run on that thread's own connection
 //! ([`crate::dedup`]).
 //!
 //! Each answer is still given only after the broker confirmed that webhook's
@@ -65,7 +65,7 @@ pub struct Intake {
 
 /// What every thread's intake task works with.
 struct Shared {
-    // Keys this intake's queues in each thread's map (tests run several
+    // Finds this intake's queue in each thread's map (tests run several
     // gateways in one process).
     id: u64,
     dedup: Arc<Dedup>,
