@@ -150,14 +150,14 @@ impl Dedup {
     }
 
     /// Marks the keys done once the broker confirmed their events.
-    pub async fn complete_all(&self, keys: &[&str]) {
+    pub async fn complete_all<K: AsRef<str>>(&self, keys: &[K]) {
         if keys.is_empty() {
             return;
         }
         let mut pipe = redis::pipe();
         for key in keys {
             pipe.cmd("SET")
-                .arg(self.key(key))
+                .arg(self.key(key.as_ref()))
                 .arg(DONE)
                 .arg("EX")
                 .arg(self.done_ttl)

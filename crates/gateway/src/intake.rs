@@ -5,12 +5,13 @@
 //! its verdict. The task takes whatever has queued up (up to a pack's limits),
 //! claims all the dedup keys in one Redis round trip, publishes the claimed
 //! events as one confirmed message (a pack, or a plain message for one
-//! event), marks them done in one more round trip and only then answers each
-//! request. At most `in_flight` groups, over all threads, are between claim
-//! and answer at once; while they are, new webhooks queue up and make the
-//! next group larger. So under load the broker and Redis see a few large
-//! operations instead of many small ones, and a lone webhook is published at
-//! once: nothing waits for a timer.
+//! event), answers each request once the broker has confirmed, and marks the
+//! keys done in one more round trip that the answers do not wait for. At most
+//! `in_flight` groups, over all threads, are between claim and answer at
+//! once; while they are, new webhooks queue up and make the next group
+//! larger. So under load the broker and Redis see a few large operations
+//! instead of many small ones, and a lone webhook is published at once:
+//! nothing waits for a timer.
 //!
 //! One intake task per thread (each HTTP worker's), started by its first
 //! webhook, because a single task on another runtime cost every webhook two
@@ -221,8 +222,17 @@ async fn commit(
     let claimed = publish.iter().filter(|(_, claimed)| *claimed);
     let verdict = match result {
         Ok(()) => {
-            let keys: Vec<&str> = claimed.map(|(j, _)| j.meta.dedup_key.as_str()).collect();
-            dedup.complete_all(&keys).await;
+            // The events are safe now; marking them done is for their copies,
+            // not for this sender. The mark is spawned before the answers go
+            // out and lands a Redis round trip after them, instead of holding
+            // every answer of the group for that round trip. A copy arriving
+            // in between finds the claim and is answered 409, as any copy in
+            // flight is; a mark that fails leaves the claim to expire, as
+            // before.
+            let keys: Vec<String> = claimed.map(|(j, _)| j.meta.dedup_key.clone()).collect();
+            if !keys.is_empty() {
+                tokio::spawn(async move { dedup.complete_all(&keys).await });
+            }
             Verdict::Accepted
         }
         Err(error) => {
