@@ -7,6 +7,11 @@
 //! takes the keys of all the requests published together ([`crate::intake`])
 //! in one pipelined round trip.
 //!
+//! No answer waits for the *done* mark: it is sent as the answers go out.
+//! Until Redis has it, this gateway remembers the keys it is marking, so a
+//! copy it sees meanwhile is a duplicate here too; another gateway would
+//! answer such a copy 409 (in flight) for that round trip.
+//!
 //! Redis is an optimisation, not a guard (the worker's unique keys are): when
 //! it does not answer within `timeout`, the gateway fails open, publishes
 //! anyway, sets `inlet_gateway_dedup_available` to 0 and warns at most once
@@ -29,9 +34,9 @@ use inlet_domain::settings::SettingsError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::FromRedisValue;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -90,6 +95,9 @@ pub struct Dedup {
     available: AtomicBool,
     last_warning: Mutex<Option<Instant>>,
     skip_until: Mutex<Option<Instant>>,
+    // Keys whose events the broker confirmed while their done mark is on its
+    // way to Redis.
+    marking: Mutex<HashSet<String>>,
     metrics: Metrics,
 }
 
@@ -114,6 +122,7 @@ impl Dedup {
             available: AtomicBool::new(false),
             last_warning: Mutex::new(None),
             skip_until: Mutex::new(None),
+            marking: Mutex::new(HashSet::new()),
             metrics,
         })
     }
@@ -136,12 +145,16 @@ impl Dedup {
                 .arg(claim_value(owner))
                 .arg(self.in_flight_ttl);
         }
+        let marking = self.marking(keys);
         match self.run::<Vec<Option<String>>>(pipe).await {
             Some(found) if found.len() == keys.len() => found
                 .into_iter()
-                .map(|v| match v {
+                .zip(marking)
+                .map(|(v, marking)| match v {
                     None => Claim::Claimed,
                     Some(v) if v == DONE => Claim::Duplicate,
+                    // This gateway's own claim on a published event.
+                    Some(_) if marking => Claim::Duplicate,
                     Some(_) => Claim::InFlight,
                 })
                 .collect(),
@@ -149,15 +162,45 @@ impl Dedup {
         }
     }
 
-    /// Marks the keys done once the broker confirmed their events.
-    pub async fn complete_all<K: AsRef<str>>(&self, keys: &[K]) {
+    /// Marks the keys done once the broker confirmed their events: for this
+    /// gateway at once, in Redis a round trip later, which the caller does
+    /// not wait for.
+    pub fn complete_all(self: &Arc<Self>, keys: Vec<String>) {
         if keys.is_empty() {
             return;
         }
+        if let Ok(mut marking) = self.marking.lock() {
+            marking.extend(keys.iter().cloned());
+        }
+        let dedup = self.clone();
+        tokio::spawn(async move {
+            dedup.mark_done(&keys).await;
+            // Landed, or failed and left to expire as a claim.
+            if let Ok(mut marking) = dedup.marking.lock() {
+                for key in &keys {
+                    marking.remove(key);
+                }
+            }
+        });
+    }
+
+    /// Which keys have their done mark on its way. Read before the claims
+    /// are sent: a mark that lands while they are out is forgotten here
+    /// before their answer is read.
+    fn marking(&self, keys: &[(&str, &str)]) -> Vec<bool> {
+        match self.marking.lock() {
+            Ok(marking) if !marking.is_empty() => {
+                keys.iter().map(|(key, _)| marking.contains(*key)).collect()
+            }
+            _ => vec![false; keys.len()],
+        }
+    }
+
+    async fn mark_done(&self, keys: &[String]) {
         let mut pipe = redis::pipe();
         for key in keys {
             pipe.cmd("SET")
-                .arg(self.key(key.as_ref()))
+                .arg(self.key(key))
                 .arg(DONE)
                 .arg("EX")
                 .arg(self.done_ttl)

@@ -223,16 +223,9 @@ async fn commit(
     let verdict = match result {
         Ok(()) => {
             // The events are safe now; marking them done is for their copies,
-            // not for this sender. The mark is spawned before the answers go
-            // out and lands a Redis round trip after them, instead of holding
-            // every answer of the group for that round trip. A copy arriving
-            // in between finds the claim and is answered 409, as any copy in
-            // flight is; a mark that fails leaves the claim to expire, as
-            // before.
-            let keys: Vec<String> = claimed.map(|(j, _)| j.meta.dedup_key.clone()).collect();
-            if !keys.is_empty() {
-                tokio::spawn(async move { dedup.complete_all(&keys).await });
-            }
+            // not for this sender, so the answers do not wait for Redis to
+            // take the mark (one round trip of every group's answers).
+            dedup.complete_all(claimed.map(|(j, _)| j.meta.dedup_key.clone()).collect());
             Verdict::Accepted
         }
         Err(error) => {

@@ -2,11 +2,15 @@
 //! failure, and Redis trouble failing open.
 
 use crate::helpers::{
-    bridge_message, bridge_signature, meta_signature, meta_text, spawn_app, spawn_with,
-    test_settings, unique, BRIDGE_SECRET,
+    bridge_message, bridge_signature, dedup_value, delete_keys, meta_signature, meta_text,
+    spawn_app, spawn_with, test_settings, unique, BRIDGE_SECRET,
 };
+use inlet_gateway::dedup::{Claim, Dedup};
+use inlet_gateway::metrics::Metrics;
 use inlet_gateway::peek::meta_key;
-use inlet_testkit::TestBroker;
+use inlet_testkit::{eventually, TestBroker};
+use std::sync::Arc;
+use std::time::Duration;
 
 const DUPLICATES: &str = r#"inlet_gateway_requests_total{provider="meta",outcome="duplicate"}"#;
 const AVAILABLE: &str = "inlet_gateway_dedup_available";
@@ -36,6 +40,45 @@ async fn a_resent_event_is_answered_duplicate_and_published_once() {
     );
     assert_eq!(app.metric(AVAILABLE).await, 1.0);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_copy_claimed_while_the_done_mark_is_on_its_way_is_a_duplicate() {
+    let broker = TestBroker::new().await.expect("broker");
+    let settings = test_settings(&broker);
+    let metrics = Metrics::new().expect("metrics");
+    let dedup = Arc::new(Dedup::new(&settings, metrics).expect("dedup store"));
+    let key = unique("meta:");
+    assert_eq!(
+        dedup.claim_all(&[(&key, "first")]).await,
+        vec![Claim::Claimed]
+    );
+    dedup.complete_all(vec![key.clone()]);
+    // On this test's one thread the copy's claim is queued on the connection
+    // before the mark's task runs, so Redis still holds the first claim: the
+    // gateway itself knows the event is published.
+    assert_eq!(
+        dedup.claim_all(&[(&key, "copy")]).await,
+        vec![Claim::Duplicate]
+    );
+    let prefix = &settings.dedup_prefix;
+    let marked = eventually(Duration::from_secs(5), || async {
+        (dedup_value(prefix, &key).await.as_deref() == Some("done")).then_some(())
+    })
+    .await;
+    assert!(marked.is_some(), "the done mark reaches Redis");
+    assert_eq!(
+        dedup.claim_all(&[(&key, "later")]).await,
+        vec![Claim::Duplicate]
+    );
+    // A claim of another key still in flight stays a 409.
+    let other = unique("meta:");
+    assert_eq!(
+        dedup.claim_all(&[(&other, "a"), (&other, "b")]).await,
+        vec![Claim::Claimed, Claim::InFlight]
+    );
+    delete_keys(prefix).await;
+    broker.cleanup().await.expect("cleanup");
 }
 
 #[tokio::test]

@@ -211,12 +211,7 @@ impl TestApp {
 
     /// The raw value of a dedup key in Redis (`key` without the prefix).
     pub async fn dedup_value(&self, key: &str) -> Option<String> {
-        let mut conn = redis_connection().await;
-        redis::cmd("GET")
-            .arg(format!("{}{key}", self.dedup_prefix))
-            .query_async(&mut conn)
-            .await
-            .expect("GET")
+        dedup_value(&self.dedup_prefix, key).await
     }
 
     /// Sets a dedup key in Redis (`key` without the prefix).
@@ -263,6 +258,16 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .expect("redis reachable")
+}
+
+/// The raw value of dedup key `key` under `prefix` in Redis.
+pub async fn dedup_value(prefix: &str, key: &str) -> Option<String> {
+    let mut conn = redis_connection().await;
+    redis::cmd("GET")
+        .arg(format!("{prefix}{key}"))
+        .query_async(&mut conn)
+        .await
+        .expect("GET")
 }
 
 /// Deletes every key under `prefix`. SCAN, not KEYS: KEYS blocks Redis for
