@@ -109,8 +109,15 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     let gateway_cpu = gateway_mark.spent(&[bench(), (gateway.pid(), "gateway")])?;
     println!("gateway  flat out: {}", flat.summary());
     println!("gateway  {}", gateway_cpu.line(flat.ok(), "webhook"));
-    let gateway_pack = events_per_publish(&base).await.unwrap_or(1.0);
+    let means = GatewayMeans::read(&base).await;
+    let gateway_pack = means.as_ref().map_or(1.0, |m| m.events_per_publish);
     println!("gateway  {gateway_pack:.1} events per broker message (packs), mean");
+    if let Some(m) = &means {
+        println!(
+            "gateway  a webhook spent {:.2} ms in the gateway, its message's confirm {:.2} ms of it (means)",
+            m.request_ms, m.confirm_ms
+        );
+    }
     let target_rate = 0.8 * ceiling.per_sec();
     purge_work_queue(&gw_ns).await?;
     let paced = run(
@@ -196,27 +203,80 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         "gateway bound    {}",
         gateway_bound(http_us, publish_us, flat.ok_per_sec(), ceiling.per_sec())
     );
+    if let Some(m) = &means {
+        println!(
+            "latency bound    {}",
+            latency_bound(opts.concurrency, m, flat.ok_per_sec(), ceiling.per_sec())
+        );
+    }
     Ok(())
 }
 
-/// The gateway's mean events per published message so far, from its
-/// `inlet_gateway_events_per_publish` histogram.
-async fn events_per_publish(base: &str) -> Option<f64> {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let sample = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-    };
-    let (sum, count) = (
-        sample("inlet_gateway_events_per_publish_sum")?,
-        sample("inlet_gateway_events_per_publish_count")?,
-    );
-    (count > 0.0).then(|| sum / count)
+/// What the gateway's own metrics say of the webhooks it took so far.
+struct GatewayMeans {
+    /// Events per published message (`inlet_gateway_events_per_publish`).
+    events_per_publish: f64,
+    /// Publish to broker confirm (`inlet_gateway_publish_duration_seconds`).
+    confirm_ms: f64,
+    /// Request start to answer, Meta's webhooks
+    /// (`inlet_gateway_request_duration_seconds`).
+    request_ms: f64,
+}
+
+impl GatewayMeans {
+    /// The means from the gateway's `/metrics`; `None` before its first publish.
+    async fn read(base: &str) -> Option<Self> {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let mean = |name: &str, labels: &str| {
+            let sample = |part: &str| {
+                let series = format!("{name}_{part}{labels}");
+                text.lines().find_map(|l| {
+                    l.strip_prefix(series.as_str())?
+                        .strip_prefix(' ')?
+                        .parse::<f64>()
+                        .ok()
+                })
+            };
+            let (sum, count) = (sample("sum")?, sample("count")?);
+            (count > 0.0).then(|| sum / count)
+        };
+        Some(GatewayMeans {
+            events_per_publish: mean("inlet_gateway_events_per_publish", "")?,
+            confirm_ms: 1e3 * mean("inlet_gateway_publish_duration_seconds", "")?,
+            request_ms: 1e3
+                * mean(
+                    "inlet_gateway_request_duration_seconds",
+                    "{provider=\"meta\"}",
+                )?,
+        })
+    }
+}
+
+/// The most any gateway that answers a webhook only after its message's
+/// confirm can accept over `connections` (Little's law: no more webhooks in
+/// flight than connections, each for at least the confirm's time), and this
+/// gateway's own time per webhook read the same way.
+fn latency_bound(
+    connections: usize,
+    means: &GatewayMeans,
+    gateway_rate: f64,
+    ceiling_rate: f64,
+) -> String {
+    let n = connections as f64;
+    let by_confirm = n * 1e3 / means.confirm_ms;
+    let by_request = n * 1e3 / means.request_ms;
+    format!(
+        "{connections} connections / {:.2} ms per confirm = {by_confirm:.0} webhooks/s = {:.0}% of the broker ceiling; / {:.2} ms in the gateway = {by_request:.0}/s; the gateway reached {:.0}% of the first",
+        means.confirm_ms,
+        100.0 * by_confirm / ceiling_rate,
+        means.request_ms,
+        100.0 * gateway_rate / by_confirm
+    )
 }
 
 /// Confirmed publishes straight to a namespace of their own, `events_per_message`
