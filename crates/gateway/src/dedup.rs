@@ -39,6 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The value of a claimed key, before its owner's correlation id.
 pub const IN_FLIGHT: &str = "in_flight";
@@ -98,6 +99,8 @@ pub struct Dedup {
     // Keys whose events the broker confirmed while their done mark is on its
     // way to Redis.
     marking: Mutex<HashSet<String>>,
+    // The marks on their way, so a stopping gateway can let them land.
+    marks: TaskTracker,
     metrics: Metrics,
 }
 
@@ -123,6 +126,7 @@ impl Dedup {
             last_warning: Mutex::new(None),
             skip_until: Mutex::new(None),
             marking: Mutex::new(HashSet::new()),
+            marks: TaskTracker::new(),
             metrics,
         })
     }
@@ -173,7 +177,7 @@ impl Dedup {
             marking.extend(keys.iter().cloned());
         }
         let dedup = self.clone();
-        tokio::spawn(async move {
+        self.marks.spawn(async move {
             dedup.mark_done(&keys).await;
             // Landed, or failed and left to expire as a claim.
             if let Ok(mut marking) = dedup.marking.lock() {
@@ -182,6 +186,14 @@ impl Dedup {
                 }
             }
         });
+    }
+
+    /// Waits for the done marks on their way (each bounded by the Redis
+    /// timeout), so none is cut off when the process exits. For a stopping
+    /// gateway whose server has answered its last request.
+    pub async fn settle(&self) {
+        self.marks.close();
+        self.marks.wait().await;
     }
 
     /// Which keys have their done mark on its way. Read before the claims

@@ -2,9 +2,14 @@
 //!
 //! A supervisor task owns the connection: it connects (retrying with capped,
 //! jittered backoff), declares the topology, opens the channels and waits
-//! until the connection fails or shutdown is asked, then starts over. Request
-//! handlers never connect: they take an open channel or answer 503 at once,
-//! so the gateway starts and serves while the broker is away.
+//! until the connection fails, then starts over. Request handlers never
+//! connect: they take an open channel or answer 503 at once, so the gateway
+//! starts and serves while the broker is away.
+//!
+//! The connection outlives the HTTP server: at shutdown the server first
+//! answers the requests it has (their publishes need the broker), and only
+//! then [`Publisher::close`] closes the connection, cleanly, before the
+//! process exits.
 
 use crate::metrics::Metrics;
 use inlet_domain::broker::{connect, publish_confirmed, PublishError, Topology, EVENT_ROUTING_KEY};
@@ -14,9 +19,10 @@ use inlet_domain::supervise::reconnect_delay;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Publishes raw events with publisher confirms, over a few channels in turn.
@@ -33,18 +39,20 @@ struct Inner {
     exchange: String,
     timeout: Duration,
     metrics: Metrics,
+    // Asks the supervisor to close the connection and end.
+    stop: CancellationToken,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Publisher {
     /// Starts the supervisor; the publisher is usable at once (answering
-    /// `Unavailable` until the first connection is up).
+    /// `Unavailable` until the first connection is up) and until [`close`](Self::close).
     pub fn start(
         url: String,
         topology: Topology,
         channels: usize,
         timeout: Duration,
         metrics: Metrics,
-        shutdown: CancellationToken,
     ) -> Self {
         let inner = Arc::new(Inner {
             channels: RwLock::new(Vec::new()),
@@ -53,9 +61,24 @@ impl Publisher {
             exchange: topology.ingest_exchange(),
             timeout,
             metrics,
+            stop: CancellationToken::new(),
+            supervisor: Mutex::new(None),
         });
-        tokio::spawn(supervise(inner.clone(), url, topology, channels, shutdown));
+        let supervisor = tokio::spawn(supervise(inner.clone(), url, topology, channels));
+        if let Ok(mut slot) = inner.supervisor.lock() {
+            *slot = Some(supervisor);
+        }
         Publisher { inner }
+    }
+
+    /// Closes the connection and waits until it is closed (publishes after
+    /// this answer `Unavailable`). Call it once nothing publishes any more.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        let supervisor = self.inner.supervisor.lock().ok().and_then(|mut s| s.take());
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
     }
 
     /// Whether a channel is open (readiness).
@@ -108,32 +131,40 @@ impl Publisher {
     }
 }
 
-async fn supervise(
-    inner: Arc<Inner>,
-    url: String,
-    topology: Topology,
-    channels: usize,
-    shutdown: CancellationToken,
-) {
+async fn supervise(inner: Arc<Inner>, url: String, topology: Topology, channels: usize) {
+    let shutdown = &inner.stop;
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
-        match open(&url, &topology, channels).await {
+        let opened = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            opened = open(&url, &topology, channels) => opened,
+        };
+        match opened {
             Ok((connection, opened)) => {
                 failures = 0;
                 if let Ok(mut slot) = inner.channels.write() {
-                    *slot = opened;
+                    slot.clone_from(&opened);
                 }
                 inner.metrics.broker_connected.set(1);
                 tracing::info!(channels, "Connected to the broker.");
-                wait_until_broken(&inner, &connection, &shutdown).await;
+                wait_until_broken(&inner, &connection, shutdown).await;
                 if let Ok(mut slot) = inner.channels.write() {
                     slot.clear();
                 }
                 inner.metrics.broker_connected.set(0);
-                // Best effort: the connection is usually already gone.
-                let _ = connection
-                    .close(200, "gateway reconnecting or stopping")
-                    .await;
+                // Best effort, and bounded: the connection is usually already
+                // gone, and a broker that stopped answering must not hold up
+                // a stopping gateway. Channels first: closing the connection
+                // under open channels makes lapin log an error.
+                let _ = tokio::time::timeout(inner.timeout, async {
+                    for channel in opened {
+                        let _ = channel.close(200, "gateway reconnecting or stopping").await;
+                    }
+                    let _ = connection
+                        .close(200, "gateway reconnecting or stopping")
+                        .await;
+                })
+                .await;
                 if !shutdown.is_cancelled() {
                     tracing::warn!("Lost the broker connection; reconnecting.");
                 }

@@ -43,6 +43,8 @@ const DEDUP_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Application {
     port: u16,
     server: Server,
+    publisher: Publisher,
+    dedup: Arc<Dedup>,
 }
 
 impl Application {
@@ -76,7 +78,6 @@ impl Application {
             settings.publisher_channels,
             Duration::from_millis(settings.publish_timeout_ms),
             metrics.clone(),
-            shutdown.clone(),
         );
         let intake = Intake::new(
             dedup.clone(),
@@ -92,10 +93,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
-            publisher,
+            publisher: publisher.clone(),
             metrics,
             senders,
-            dedup,
+            dedup: dedup.clone(),
             intake,
             throttle,
         });
@@ -135,10 +136,16 @@ impl Application {
         let handle = server.handle();
         tokio::spawn(async move {
             shutdown.cancelled().await;
-            // Stop accepting, let in-flight requests finish their publish.
+            // Stop accepting, let in-flight requests finish their publish
+            // (the broker connection stays up until the server has stopped).
             handle.stop(true).await;
         });
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            publisher,
+            dedup,
+        })
     }
 
     /// The port the listener is bound to.
@@ -146,9 +153,14 @@ impl Application {
         self.port
     }
 
-    /// Serves until the shutdown token is cancelled and in-flight requests end.
+    /// Serves until the shutdown token is cancelled and in-flight requests
+    /// are answered, then lets their done marks land and closes the broker
+    /// connection.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.dedup.settle().await;
+        self.publisher.close().await;
+        served
     }
 }
 

@@ -12,5 +12,6 @@ mod meta;
 mod observability;
 mod openphone;
 mod packs;
+mod shutdown;
 mod standard;
 mod startup;
