@@ -102,7 +102,16 @@ pub async fn start_gateway(
     launch: &Launch,
     broker: &BrokerSettings,
 ) -> anyhow::Result<(Proc, String)> {
-    let port = free_port()?;
+    start_gateway_on(launch, broker, free_port()?).await
+}
+
+/// Starts a gateway process on `port` (one a stopped gateway left, say) and
+/// waits until it is ready.
+pub async fn start_gateway_on(
+    launch: &Launch,
+    broker: &BrokerSettings,
+    port: u16,
+) -> anyhow::Result<(Proc, String)> {
     let mut env = broker_env(broker);
     env.extend(gateway_secrets_env());
     env.push(("INLET_GATEWAY_ADDR".into(), format!("127.0.0.1:{port}")));

@@ -73,6 +73,20 @@ async fn every_message_sent_twice_is_stored_once_and_statuses_never_regress() {
 }
 
 #[tokio::test]
+async fn a_gateway_restarted_mid_stream_answers_no_503_and_loses_nothing() {
+    let report = small(Scenario::RestartGateway).await;
+    assert_nothing_lost(&report);
+    assert_eq!(
+        report.unavailable, 0,
+        "a stopping gateway answers what it took in: {report}"
+    );
+    assert!(
+        report.intake_recovery.is_some(),
+        "the new gateway accepted: {report}"
+    );
+}
+
+#[tokio::test]
 #[ignore = "stops the shared RabbitMQ: run by scripts/fault-tests.sh, serially"]
 async fn a_broker_outage_answers_503_and_every_200_is_stored() {
     let report = small(Scenario::StopRabbitmq).await;

@@ -21,7 +21,7 @@ use lapin::{Channel, Connection};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,8 @@ struct Inner {
     metrics: Metrics,
     // Asks the supervisor to close the connection and end.
     stop: CancellationToken,
+    // True once the first connection attempt has ended, either way.
+    tried: watch::Sender<bool>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -62,6 +64,7 @@ impl Publisher {
             timeout,
             metrics,
             stop: CancellationToken::new(),
+            tried: watch::Sender::new(false),
             supervisor: Mutex::new(None),
         });
         let supervisor = tokio::spawn(supervise(inner.clone(), url, topology, channels));
@@ -69,6 +72,14 @@ impl Publisher {
             *slot = Some(supervisor);
         }
         Publisher { inner }
+    }
+
+    /// Waits until the first connection attempt has ended, connected or
+    /// not, for at most the publish timeout (an unreachable broker may
+    /// never answer).
+    pub async fn tried(&self) {
+        let mut tried = self.inner.tried.subscribe();
+        let _ = tokio::time::timeout(self.inner.timeout, tried.wait_for(|t| *t)).await;
     }
 
     /// Closes the connection and waits until it is closed (publishes after
@@ -139,6 +150,7 @@ async fn supervise(inner: Arc<Inner>, url: String, topology: Topology, channels:
             _ = shutdown.cancelled() => break,
             opened = open(&url, &topology, channels) => opened,
         };
+        inner.tried.send_replace(true);
         match opened {
             Ok((connection, opened)) => {
                 failures = 0;

@@ -42,7 +42,8 @@ const DEDUP_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// A built gateway, bound to its port, not yet running.
 pub struct Application {
     port: u16,
-    server: Server,
+    start: Box<dyn FnOnce() -> std::io::Result<Server> + Send>,
+    shutdown: CancellationToken,
     publisher: Publisher,
     dedup: Arc<Dedup>,
 }
@@ -100,49 +101,47 @@ impl Application {
             intake,
             throttle,
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                // Query strings that do not parse are a refused handshake, not a 400.
-                .app_data(
-                    web::QueryConfig::default().error_handler(|_, _| ApiError::Forbidden.into()),
-                )
-                .service(
-                    web::resource("/webhooks/meta")
-                        .route(web::get().to(meta::handshake))
-                        .route(web::post().to(meta::receive))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(
-                    web::resource("/webhooks/meta/{line}")
-                        .route(web::get().to(meta::line_handshake))
-                        .route(web::post().to(meta::receive_line))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(post_only("/webhooks/openphone", openphone::unified))
-                .service(post_only("/webhooks/openphone/{line}", openphone::line))
-                .service(post_only("/webhooks/bridge", bridge::unified))
-                .service(post_only("/webhooks/bridge/{line}", bridge::line))
-                .service(post_only("/webhooks/standard/{source}", standard::receive))
-                .route("/healthz", web::get().to(health::healthz))
-                .route("/readyz", web::get().to(health::readyz))
-                .route("/metrics", web::get().to(metrics::metrics))
-                .default_service(web::to(not_found))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(30)
-        .run();
-        let handle = server.handle();
-        tokio::spawn(async move {
-            shutdown.cancelled().await;
-            // Stop accepting, let in-flight requests finish their publish
-            // (the broker connection stays up until the server has stopped).
-            handle.stop(true).await;
-        });
+        // Built when serving starts (an actix server is not `Send`).
+        let start = move || -> std::io::Result<Server> {
+            Ok(HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    // Query strings that do not parse are a refused handshake, not a 400.
+                    .app_data(
+                        web::QueryConfig::default()
+                            .error_handler(|_, _| ApiError::Forbidden.into()),
+                    )
+                    .service(
+                        web::resource("/webhooks/meta")
+                            .route(web::get().to(meta::handshake))
+                            .route(web::post().to(meta::receive))
+                            .default_service(web::to(method_not_allowed)),
+                    )
+                    .service(
+                        web::resource("/webhooks/meta/{line}")
+                            .route(web::get().to(meta::line_handshake))
+                            .route(web::post().to(meta::receive_line))
+                            .default_service(web::to(method_not_allowed)),
+                    )
+                    .service(post_only("/webhooks/openphone", openphone::unified))
+                    .service(post_only("/webhooks/openphone/{line}", openphone::line))
+                    .service(post_only("/webhooks/bridge", bridge::unified))
+                    .service(post_only("/webhooks/bridge/{line}", bridge::line))
+                    .service(post_only("/webhooks/standard/{source}", standard::receive))
+                    .route("/healthz", web::get().to(health::healthz))
+                    .route("/readyz", web::get().to(health::readyz))
+                    .route("/metrics", web::get().to(metrics::metrics))
+                    .default_service(web::to(not_found))
+            })
+            .listen(listener)?
+            .disable_signals()
+            .shutdown_timeout(30)
+            .run())
+        };
         Ok(Application {
             port,
-            server,
+            start: Box::new(start),
+            shutdown,
             publisher,
             dedup,
         })
@@ -156,8 +155,23 @@ impl Application {
     /// Serves until the shutdown token is cancelled and in-flight requests
     /// are answered, then lets their done marks land and closes the broker
     /// connection.
+    ///
+    /// Serving starts once the broker has been tried (connected or not,
+    /// within the publish timeout): a restarted gateway's first requests
+    /// wait those milliseconds in the listen backlog rather than get 503
+    /// while its connection opens.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        self.publisher.tried().await;
+        let server = (self.start)()?;
+        let handle = server.handle();
+        let shutdown = self.shutdown;
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            // Stop accepting, let in-flight requests finish their publish
+            // (the broker connection stays up until the server has stopped).
+            handle.stop(true).await;
+        });
+        let served = server.await;
         self.dedup.settle().await;
         self.publisher.close().await;
         served

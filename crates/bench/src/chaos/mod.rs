@@ -19,7 +19,9 @@ pub use report::{ChaosReport, TABLE_HEADER};
 use crate::bodies::{Sender, SignedRequest, Signer};
 use crate::load::{run as run_load, LoadPlan, MakeRequest, Pace};
 use crate::procs::Proc;
-use crate::stack::{broker_namespace, delete_namespace, start_gateway, start_worker, Launch};
+use crate::stack::{
+    broker_namespace, delete_namespace, start_gateway, start_gateway_on, start_worker, Launch,
+};
 use inlet_testkit::TestDb;
 use outage::{Outage, SharedService};
 use std::collections::BTreeSet;
@@ -42,17 +44,20 @@ pub enum Scenario {
     StopRedis,
     /// Every message sent twice (different bytes), statuses out of order, no fault.
     Duplicates,
+    /// SIGTERM the gateway mid-stream (a deploy), start a new one on its port.
+    RestartGateway,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::KillWorker,
         Scenario::KillOneOfTwo,
         Scenario::StopRabbitmq,
         Scenario::StopPostgres,
         Scenario::StopRedis,
         Scenario::Duplicates,
+        Scenario::RestartGateway,
     ];
 
     /// Whether it stops a service every other test shares.
@@ -69,6 +74,9 @@ impl Scenario {
         }
     }
 }
+
+/// How long a stopping gateway may take to answer what it has taken in.
+const GATEWAY_GRACE: Duration = Duration::from_secs(10);
 
 /// How hard and how long.
 #[derive(Clone, Debug)]
@@ -136,7 +144,7 @@ async fn run_on(
     db: &TestDb,
     broker: &inlet_domain::settings::BrokerSettings,
 ) -> anyhow::Result<ChaosReport> {
-    let (gateway, base) = start_gateway(&opts.launch, broker).await?;
+    let (mut gateway, base) = start_gateway(&opts.launch, broker).await?;
     let worker_count = if scenario == Scenario::KillOneOfTwo {
         2
     } else {
@@ -187,6 +195,18 @@ async fn run_on(
             fault_end = Instant::now();
         }
         Scenario::Duplicates => {}
+        Scenario::RestartGateway => {
+            // As a deploy does: the old process answers what it has taken in
+            // and exits, then the new one binds the same port. Requests sent
+            // in between find nobody listening (the provider would retry).
+            let port = base
+                .parse::<hyper::Uri>()?
+                .port_u16()
+                .ok_or_else(|| anyhow::anyhow!("no port in {base}"))?;
+            gateway.stop(GATEWAY_GRACE).await;
+            gateway = start_gateway_on(&opts.launch, broker, port).await?.0;
+            fault_end = Instant::now();
+        }
     }
 
     let report = load.await??;
@@ -249,7 +269,7 @@ async fn run_on(
         .count();
     let dead_lettered = dead_letters(broker).await?;
 
-    gateway.stop(Duration::from_secs(10)).await;
+    gateway.stop(GATEWAY_GRACE).await;
     for w in workers {
         w.stop(Duration::from_secs(15)).await;
     }
