@@ -68,17 +68,18 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a gateway with the given settings and waits until it can publish.
 pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
     let app = spawn_unready(broker, settings);
+    wait_ready(&app.http, &app.address).await;
+    app
+}
+
+/// Waits until the gateway at `address` (`http://…`) says it is ready; panics after 10 s.
+pub async fn wait_ready(http: &reqwest::Client, address: &str) {
     let ready = inlet_testkit::eventually(Duration::from_secs(10), || {
-        let http = app.http.clone();
-        let url = format!("{}/readyz", app.address);
-        async move {
-            let r = http.get(url).send().await.ok()?;
-            r.status().is_success().then_some(())
-        }
+        let request = http.get(format!("{address}/readyz")).send();
+        async move { request.await.ok()?.status().is_success().then_some(()) }
     })
     .await;
     assert!(ready.is_some(), "gateway never became ready");
-    app
 }
 
 /// A gateway serving at once, ready or not (its broker may be unreachable).

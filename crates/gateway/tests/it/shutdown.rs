@@ -1,10 +1,12 @@
 //! Stopping the gateway: a request already in flight is still published and
 //! answered 200, then the gateway ends by itself.
 
-use crate::helpers::{dedup_value, delete_keys, meta_signature, meta_text, test_settings, unique};
+use crate::helpers::{
+    dedup_value, delete_keys, meta_signature, meta_text, test_settings, unique, wait_ready,
+};
 use inlet_gateway::peek::meta_key;
 use inlet_gateway::startup::Application;
-use inlet_testkit::{eventually, TestBroker};
+use inlet_testkit::TestBroker;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,21 +22,7 @@ async fn a_request_in_flight_when_the_gateway_stops_is_published_and_answered_20
     let app = Application::build(settings, shutdown.clone()).expect("gateway builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let running = tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
-    let ready = eventually(Duration::from_secs(10), || {
-        let request = http.get(format!("http://{addr}/readyz"));
-        async move {
-            request
-                .send()
-                .await
-                .ok()?
-                .status()
-                .is_success()
-                .then_some(())
-        }
-    })
-    .await;
-    assert!(ready.is_some(), "gateway never became ready");
+    wait_ready(&reqwest::Client::new(), &format!("http://{addr}")).await;
 
     // Half a request: the gateway has taken it in when the stop comes.
     let body = meta_text(&unique("wamid.stopping."), "goodbye");
