@@ -146,12 +146,12 @@ async fn supervise(inner: Arc<Inner>, url: String, topology: Topology, channels:
     let shutdown = &inner.stop;
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
-        let opened = tokio::select! {
+        let attempt = tokio::select! {
             _ = shutdown.cancelled() => break,
-            opened = open(&url, &topology, channels) => opened,
+            attempt = open(&url, &topology, channels) => attempt,
         };
         inner.tried.send_replace(true);
-        match opened {
+        match attempt {
             Ok((connection, opened)) => {
                 failures = 0;
                 if let Ok(mut slot) = inner.channels.write() {
