@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests that stop a shared service (RabbitMQ, PostgreSQL, Redis) must not run
+# Tests that stop or freeze a shared service (RabbitMQ, PostgreSQL, Redis) must not run
 # beside other tests: every other test would see the outage. They are marked
 # #[ignore] in crates/bench/tests/chaos.rs and run here, one at a time, after
 # the rest. (Other ignored tests, such as the worker's throughput measurement,

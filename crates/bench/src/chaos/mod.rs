@@ -2,7 +2,8 @@
 //! processes, something broken mid-stream, then every 200 reconciled against
 //! the database.
 //!
-//! - [`outage`]: stopping a shared service, with a guard that restarts it.
+//! - [`outage`]: stopping or freezing a shared service, with a guard that brings it back.
+//! - [`resend`]: what a provider does with a request not answered 200.
 //! - [`reconcile`]: accepted ids against stored rows.
 //! - [`ChaosReport`]: what a scenario measured, printed as a table row.
 //!
@@ -13,6 +14,7 @@
 pub mod outage;
 pub mod reconcile;
 mod report;
+pub mod resend;
 
 pub use report::{ChaosReport, TABLE_HEADER};
 
@@ -23,7 +25,7 @@ use crate::stack::{
     broker_namespace, delete_namespace, start_gateway, start_gateway_on, start_worker, Launch,
 };
 use inlet_testkit::TestDb;
-use outage::{Outage, SharedService};
+use outage::{Fault, Outage, SharedService};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,34 +44,49 @@ pub enum Scenario {
     StopPostgres,
     /// Stop Redis for the outage, then start it.
     StopRedis,
+    /// Freeze RabbitMQ (SIGSTOP) for the outage: connections open, nothing answers.
+    FreezeRabbitmq,
+    /// Freeze PostgreSQL (SIGSTOP, every backend) for the outage.
+    FreezePostgres,
+    /// Freeze Redis (SIGSTOP) for the outage.
+    FreezeRedis,
     /// Every message sent twice (different bytes), statuses out of order, no fault.
     Duplicates,
     /// SIGTERM the gateway mid-stream (a deploy), start a new one on its port.
     RestartGateway,
+    /// kill -9 the gateway mid-stream (a crash), start a new one on its port.
+    KillGateway,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::KillWorker,
         Scenario::KillOneOfTwo,
         Scenario::StopRabbitmq,
         Scenario::StopPostgres,
         Scenario::StopRedis,
+        Scenario::FreezeRabbitmq,
+        Scenario::FreezePostgres,
+        Scenario::FreezeRedis,
         Scenario::Duplicates,
         Scenario::RestartGateway,
+        Scenario::KillGateway,
     ];
 
-    /// Whether it stops a service every other test shares.
+    /// Whether it stops or freezes a service every other test shares.
     pub fn stops_a_shared_service(self) -> bool {
-        self.shared_service().is_some()
+        self.outage().is_some()
     }
 
-    fn shared_service(self) -> Option<SharedService> {
+    fn outage(self) -> Option<(SharedService, Fault)> {
         match self {
-            Scenario::StopRabbitmq => Some(SharedService::RabbitMq),
-            Scenario::StopPostgres => Some(SharedService::Postgres),
-            Scenario::StopRedis => Some(SharedService::Redis),
+            Scenario::StopRabbitmq => Some((SharedService::RabbitMq, Fault::Stop)),
+            Scenario::StopPostgres => Some((SharedService::Postgres, Fault::Stop)),
+            Scenario::StopRedis => Some((SharedService::Redis, Fault::Stop)),
+            Scenario::FreezeRabbitmq => Some((SharedService::RabbitMq, Fault::Freeze)),
+            Scenario::FreezePostgres => Some((SharedService::Postgres, Fault::Freeze)),
+            Scenario::FreezeRedis => Some((SharedService::Redis, Fault::Freeze)),
             _ => None,
         }
     }
@@ -170,7 +187,10 @@ async fn run_on(
         timeout: Duration::from_secs(15),
         track: true,
     };
-    let load = tokio::spawn(async move { run_load(&plan, make).await });
+    let load = {
+        let make = make.clone();
+        tokio::spawn(async move { run_load(&plan, make).await })
+    };
 
     // The fault, a third of the way in.
     tokio::time::sleep(opts.duration / 3).await;
@@ -186,9 +206,17 @@ async fn run_on(
             workers[1].kill9().await?;
             fault_end = Instant::now();
         }
-        Scenario::StopRabbitmq | Scenario::StopPostgres | Scenario::StopRedis => {
-            let service = scenario.shared_service().unwrap_or(SharedService::Redis);
-            let mut outage = tokio::task::spawn_blocking(move || Outage::begin(service)).await??;
+        Scenario::StopRabbitmq
+        | Scenario::StopPostgres
+        | Scenario::StopRedis
+        | Scenario::FreezeRabbitmq
+        | Scenario::FreezePostgres
+        | Scenario::FreezeRedis => {
+            let (service, fault) = scenario
+                .outage()
+                .ok_or_else(|| anyhow::anyhow!("{scenario:?} names no outage"))?;
+            let mut outage =
+                tokio::task::spawn_blocking(move || Outage::begin(service, fault)).await??;
             tokio::time::sleep(opts.outage).await;
             outage = tokio::task::spawn_blocking(move || outage.end().map(|()| outage)).await??;
             drop(outage);
@@ -199,40 +227,61 @@ async fn run_on(
             // As a deploy does: the old process answers what it has taken in
             // and exits, then the new one binds the same port. Requests sent
             // in between find nobody listening (the provider would retry).
-            let port = base
-                .parse::<hyper::Uri>()?
-                .port_u16()
-                .ok_or_else(|| anyhow::anyhow!("no port in {base}"))?;
             gateway.stop(GATEWAY_GRACE).await;
-            gateway = start_gateway_on(&opts.launch, broker, port).await?.0;
+            gateway = start_gateway_on(&opts.launch, broker, port_of(&base)?)
+                .await?
+                .0;
+            fault_end = Instant::now();
+        }
+        Scenario::KillGateway => {
+            // A crash: requests in flight get no answer, the claims it made
+            // stay in Redis until they expire (copies get 409 meanwhile), and
+            // done marks on their way are lost.
+            gateway.kill9().await?;
+            gateway = start_gateway_on(&opts.launch, broker, port_of(&base)?)
+                .await?
+                .0;
             fault_end = Instant::now();
         }
     }
 
     let report = load.await??;
+    // Then what a provider does: every request not answered 200 is sent
+    // again until it is, so every event sent must end up stored.
+    let answered: BTreeSet<u64> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status == 200)
+        .map(|o| o.n)
+        .collect();
+    let pending: BTreeSet<u64> = report
+        .outcomes
+        .iter()
+        .map(|o| o.n)
+        .filter(|n| !answered.contains(n))
+        .collect();
+    let resent = resend::until_accepted(&base, &make, pending, 16, opts.settle).await?;
     let load_end = Instant::now();
     if scenario == Scenario::Duplicates {
         // No fault: "recovery" is how long the backlog took to drain after the load.
         fault_end = Instant::now();
     }
     let step_is_message = |n: u64| scenario != Scenario::Duplicates || matches!(n % 5, 0 | 2);
-    let accepted: BTreeSet<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.status == 200 && step_is_message(o.n))
-        .map(|o| {
-            signer.message_id(if scenario == Scenario::Duplicates {
-                o.n / 5
-            } else {
-                o.n
-            })
+    let message_of = |n: u64| {
+        signer.message_id(if scenario == Scenario::Duplicates {
+            n / 5
+        } else {
+            n
         })
+    };
+    let accepted_steps = || answered.iter().chain(&resent.accepted).copied();
+    let accepted: BTreeSet<String> = accepted_steps()
+        .filter(|&n| step_is_message(n))
+        .map(message_of)
         .collect();
-    let read_accepted: BTreeSet<String> = report
-        .outcomes
-        .iter()
-        .filter(|o| scenario == Scenario::Duplicates && o.status == 200 && o.n % 5 == 1)
-        .map(|o| signer.message_id(o.n / 5))
+    let read_accepted: BTreeSet<String> = accepted_steps()
+        .filter(|&n| scenario == Scenario::Duplicates && n % 5 == 1)
+        .map(message_of)
         .collect();
 
     // Wait until every 200 is stored (or the settle time is over).
@@ -287,6 +336,8 @@ async fn run_on(
         ok: count(&|s| s == 200),
         unavailable: count(&|s| s == 503),
         other: count(&|s| s != 200 && s != 503) + report.errors,
+        resent: resent.sent,
+        refused: resent.refused.len(),
         tally,
         dead_lettered,
         recovery,
@@ -294,6 +345,13 @@ async fn run_on(
         intake_recovery,
         status_regressions,
     })
+}
+
+/// The port of `http://host:port`, for a new gateway to take over.
+fn port_of(base: &str) -> anyhow::Result<u16> {
+    base.parse::<hyper::Uri>()?
+        .port_u16()
+        .ok_or_else(|| anyhow::anyhow!("no port in {base}"))
 }
 
 async fn dead_letters(broker: &inlet_domain::settings::BrokerSettings) -> anyhow::Result<u32> {

@@ -1,5 +1,5 @@
-//! Stopping and starting the shared services, with a guard that starts the
-//! service again when dropped: a failing scenario (a panic, an `?`) never
+//! Stopping or freezing the shared services, with a guard that brings the
+//! service back when dropped: a failing scenario (a panic, an `?`) never
 //! leaves RabbitMQ, PostgreSQL or Redis down for the tests after it.
 
 use anyhow::Context;
@@ -48,6 +48,16 @@ impl SharedService {
                 &["-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"],
             ),
         }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to every process of the service.
+    pub fn signal(self, signal: &str) -> anyhow::Result<()> {
+        let name = match self {
+            SharedService::RabbitMq => "beam.smp",
+            SharedService::Postgres => "postgres",
+            SharedService::Redis => "redis-server",
+        };
+        run("pkill", &[&format!("-{signal}"), "-x", name])
     }
 
     /// Starts it and waits until it answers.
@@ -107,35 +117,53 @@ impl SharedService {
     }
 }
 
-/// A service stopped until [`Outage::end`] or drop.
+/// How a service is taken away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Stopped: connections are refused, as after a crash or during a restart.
+    Stop,
+    /// Every process of the service frozen with `SIGSTOP`: connections stay
+    /// open and nothing answers, as with a hung host or a network partition.
+    Freeze,
+}
+
+/// A service stopped or frozen until [`Outage::end`] or drop.
 pub struct Outage {
     service: SharedService,
+    fault: Fault,
     ended: bool,
 }
 
 impl Outage {
-    /// Stops `service`. If stopping fails half-way the guard still restarts it.
-    pub fn begin(service: SharedService) -> anyhow::Result<Self> {
+    /// Takes `service` away. If that fails half-way the guard still brings it back.
+    pub fn begin(service: SharedService, fault: Fault) -> anyhow::Result<Self> {
         let outage = Outage {
             service,
+            fault,
             ended: false,
         };
-        service.stop()?;
+        match fault {
+            Fault::Stop => service.stop()?,
+            Fault::Freeze => service.signal("STOP")?,
+        }
         Ok(outage)
     }
 
-    /// Starts the service again.
+    /// Brings the service back.
     pub fn end(&mut self) -> anyhow::Result<()> {
         self.ended = true;
-        self.service.start()
+        match self.fault {
+            Fault::Stop => self.service.start(),
+            Fault::Freeze => self.service.signal("CONT"),
+        }
     }
 }
 
 impl Drop for Outage {
     fn drop(&mut self) {
         if !self.ended {
-            if let Err(error) = self.service.start() {
-                eprintln!("could not restart {:?}: {error:#}", self.service);
+            if let Err(error) = self.end() {
+                eprintln!("could not bring {:?} back: {error:#}", self.service);
             }
         }
     }

@@ -17,13 +17,17 @@ pub struct ChaosReport {
     pub unavailable: u64,
     /// Other answers, and requests with no answer.
     pub other: u64,
+    /// Requests sent again after the load because they were not answered 200.
+    pub resent: u64,
+    /// Requests still not answered 200 when resending gave up (must be 0).
+    pub refused: usize,
     /// The reconciliation.
     pub tally: reconcile::Tally,
     /// Messages in the dead-letter queue after the run.
     pub dead_lettered: u32,
     /// From the fault's end to every 200 stored (`None`: never, within the settle time).
     pub recovery: Option<Duration>,
-    /// From the end of the load to every 200 stored: the backlog left when load stopped.
+    /// From the end of the load (resends included) to every 200 stored: the backlog left.
     pub drained: Option<Duration>,
     /// From the fault's end to the gateway's first 200 after it (`None`: no request after it).
     pub intake_recovery: Option<Duration>,
@@ -32,9 +36,11 @@ pub struct ChaosReport {
 }
 
 impl ChaosReport {
-    /// Nothing lost, nothing doubled, nothing dead-lettered, statuses monotonic.
+    /// Every request accepted in the end, nothing lost, nothing doubled,
+    /// nothing dead-lettered, statuses monotonic.
     pub fn passed(&self) -> bool {
-        self.tally.missing.is_empty()
+        self.refused == 0
+            && self.tally.missing.is_empty()
             && self.tally.doubled.is_empty()
             && self.dead_lettered == 0
             && self.recovery.is_some()
@@ -46,12 +52,14 @@ impl fmt::Display for ChaosReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "| {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.scenario,
             self.requests,
             self.ok,
             self.unavailable,
             self.other,
+            self.resent,
+            self.refused,
             self.tally.rows,
             self.tally.missing.len(),
             self.tally.doubled.len(),
@@ -69,4 +77,4 @@ impl fmt::Display for ChaosReport {
 }
 
 /// The header of the table [`ChaosReport`]'s `Display` fills.
-pub const TABLE_HEADER: &str = "| scenario | requests | 200 | 503 | other | rows | missing | doubled | extra | dead-lettered | first 200 after fault | all 200s stored after fault | backlog after load end | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| scenario | requests | 200 | 503 | other | resent | never 200 | rows | missing | doubled | extra | dead-lettered | first 200 after fault | all 200s stored after fault | backlog after load end | result |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
