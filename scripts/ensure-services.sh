@@ -7,10 +7,24 @@ missing=()
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# Tests cut live connections with iptables (inlet_testkit::Blackhole).
+command -v iptables-legacy >/dev/null || command -v iptables >/dev/null || missing+=(iptables)
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}"
+fi
+
+# A fault test's freeze (SIGSTOP), left behind by a run that was killed: a
+# frozen service looks up but never answers. SIGCONT is a no-op otherwise.
+pkill -CONT -x beam.smp || true
+pkill -CONT -x postgres || true
+pkill -CONT -x redis-server || true
+# Connections a killed test left cut: its rules carry this comment.
+ipt=$(command -v iptables-legacy || command -v iptables || true)
+if [ -n "$ipt" ]; then
+    "$ipt" -w -S OUTPUT 2>/dev/null | grep -- '--comment inlet-test-blackhole' | sed 's/^-A /-D /' |
+        while read -r rule; do eval "\"$ipt\" -w $rule" || true; done || true
 fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then

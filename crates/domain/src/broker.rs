@@ -262,13 +262,29 @@ fn text(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s))
 }
 
+/// The heartbeat asked for when the URL names none (`?heartbeat=` wins).
+/// A connection whose peer vanished (its host died, a partition) fails only
+/// once two heartbeats are missed: with RabbitMQ's default of 60 s that is two
+/// minutes of a worker consuming nothing and a gateway's idle connection
+/// looking fine. RabbitMQ's guide suggests 5 to 20 s.
+pub const DEFAULT_HEARTBEAT_SECS: u16 = 10;
+
 /// Opens a named AMQP connection driven by the current tokio runtime.
 pub async fn connect(url: &str, name: &str) -> Result<Connection, lapin::Error> {
+    let uri = with_default_heartbeat(url)
+        .map_err(|reason| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason))?;
     let props = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio)
         .with_connection_name(name.into());
-    Connection::connect(url, props).await
+    Connection::connect_uri(uri, props).await
+}
+
+/// Parses an AMQP URL, asking for [`DEFAULT_HEARTBEAT_SECS`] unless it names a heartbeat.
+fn with_default_heartbeat(url: &str) -> Result<lapin::uri::AMQPUri, String> {
+    let mut uri: lapin::uri::AMQPUri = url.parse()?;
+    uri.query.heartbeat.get_or_insert(DEFAULT_HEARTBEAT_SECS);
+    Ok(uri)
 }
 
 /// Why a confirmed publish did not make the message safe.
@@ -335,4 +351,24 @@ pub fn persistent_properties(meta: &crate::envelope::EventMeta) -> lapin::BasicP
         .with_message_id(meta.correlation_id.as_str().into())
         .with_timestamp(u64::try_from(meta.received_at.timestamp()).unwrap_or_default())
         .with_headers(meta.to_headers())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{with_default_heartbeat, DEFAULT_HEARTBEAT_SECS};
+
+    #[test]
+    fn a_url_without_a_heartbeat_asks_for_the_default_and_one_with_keeps_its_own() {
+        let plain = with_default_heartbeat("amqp://guest:guest@127.0.0.1:5672/%2f").expect("url");
+        assert_eq!(plain.query.heartbeat, Some(DEFAULT_HEARTBEAT_SECS));
+        let own = with_default_heartbeat("amqp://127.0.0.1/%2f?heartbeat=30").expect("url");
+        assert_eq!(own.query.heartbeat, Some(30));
+        let off = with_default_heartbeat("amqp://127.0.0.1/%2f?heartbeat=0").expect("url");
+        assert_eq!(
+            off.query.heartbeat,
+            Some(0),
+            "0 turns heartbeats off, as asked"
+        );
+        assert!(with_default_heartbeat("http://nope").is_err());
+    }
 }

@@ -174,6 +174,10 @@ pub struct DatabaseSettings {
     pub database_pool_size: usize,
     /// `INLET_DATABASE_TIMEOUT_MS`: how long to wait for a pooled connection.
     pub database_timeout_ms: u64,
+    /// `INLET_DATABASE_TCP_TIMEOUT_MS`: how long data sent on a connection may
+    /// go unacknowledged before the connection is given up (`TCP_USER_TIMEOUT`);
+    /// 0 leaves it to the URL's `tcp_user_timeout` (seconds) or the kernel.
+    pub database_tcp_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -182,6 +186,7 @@ impl Default for DatabaseSettings {
             database_url: "postgres://postgres@127.0.0.1:5432/inlet".into(),
             database_pool_size: 16,
             database_timeout_ms: 5_000,
+            database_tcp_timeout_ms: 30_000,
         }
     }
 }
@@ -189,13 +194,21 @@ impl Default for DatabaseSettings {
 impl DatabaseSettings {
     /// Builds the connection pool (connections open lazily, on first use).
     pub fn pool(&self) -> Result<Pool, SettingsError> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             self.database_url
                 .parse()
                 .map_err(|e: tokio_postgres::Error| SettingsError::Bad {
                     name: "INLET_DATABASE_URL",
                     reason: e.to_string(),
                 })?;
+        // A server that vanished without closing (its host died, a partition,
+        // a failover to another machine) otherwise leaves the connection
+        // waiting for the kernel to give up, about fifteen minutes, with the
+        // batch it was storing and the deliveries held for it stalled. An
+        // answer may take long; the acknowledgement of what was sent may not.
+        if self.database_tcp_timeout_ms > 0 {
+            config.tcp_user_timeout(Duration::from_millis(self.database_tcp_timeout_ms));
+        }
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,

@@ -21,7 +21,8 @@
 //! Each thread (an actix worker, the probe's runtime thread) shares one
 //! multiplexed connection among its requests (redis-rs's `ConnectionManager`),
 //! which pipelines concurrent commands and reconnects by itself after an I/O
-//! error. Per thread, because the connection's I/O task runs on the runtime
+//! error; a connection that leaves a call unanswered is dropped for a new one
+//! (its Redis may have vanished without closing it). Per thread, because the connection's I/O task runs on the runtime
 //! that opened it: a request never waits on another, possibly busy, thread.
 //! Connections are opened on first use, so the gateway starts while Redis is
 //! down, and a probe pings every few seconds, so Redis coming back is picked
@@ -284,7 +285,14 @@ impl Dedup {
         };
         let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+            Err(_) => {
+                // A connection whose peer vanished (its host died, a partition,
+                // a failover) sees no error until the kernel gives up, many
+                // minutes later; Redis back elsewhere would go unused till then.
+                // The next call, after the cool-down, opens a new one.
+                CONNECTIONS.with(|c| c.borrow_mut().remove(&self.id));
+                Err(format!("no answer within {} ms", self.timeout.as_millis()))
+            }
         };
         match result {
             Ok(value) => {

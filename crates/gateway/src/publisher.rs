@@ -6,6 +6,15 @@
 //! connect: they take an open channel or answer 503 at once, so the gateway
 //! starts and serves while the broker is away.
 //!
+//! A connection that stops answering without failing (the broker's host
+//! died, a partition, a broker that hangs) shows no error until the kernel or
+//! a missed heartbeat says so, minutes later; every publish meanwhile waits
+//! for its timeout and is answered 503. So a publish that times out with no
+//! confirm having arrived since it was sent marks the connection *stalled*,
+//! and the supervisor drops it for a new one, unless the broker said it is
+//! blocking publishers (a memory or disk alarm), which a new connection would
+//! not change.
+//!
 //! The connection outlives the HTTP server: at shutdown the server first
 //! answers the requests it has (their publishes need the broker), and only
 //! then [`Publisher::close`] closes the connection, cleanly, before the
@@ -18,7 +27,7 @@ use inlet_domain::pack;
 use inlet_domain::supervise::reconnect_delay;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -36,6 +45,12 @@ struct Inner {
     channels: RwLock<Vec<Channel>>,
     next: AtomicUsize,
     broken: Notify,
+    // Set by a publish that timed out with no confirm since it was sent.
+    stalled: AtomicBool,
+    // When the last confirm (or nack, or return) arrived, in milliseconds
+    // since `born`: any answer shows the connection is alive.
+    answered_ms: AtomicU64,
+    born: Instant,
     exchange: String,
     timeout: Duration,
     metrics: Metrics,
@@ -60,6 +75,9 @@ impl Publisher {
             channels: RwLock::new(Vec::new()),
             next: AtomicUsize::new(0),
             broken: Notify::new(),
+            stalled: AtomicBool::new(false),
+            answered_ms: AtomicU64::new(0),
+            born: Instant::now(),
             exchange: topology.ingest_exchange(),
             timeout,
             metrics,
@@ -133,27 +151,58 @@ impl Publisher {
             .publish_duration
             .observe(started.elapsed().as_secs_f64());
         metrics.events_per_publish.observe(events.len() as f64);
-        if matches!(result, Err(PublishError::Broker(_))) {
+        let inner = &self.inner;
+        match &result {
+            Ok(()) | Err(PublishError::Nacked | PublishError::Unroutable) => {
+                inner
+                    .answered_ms
+                    .fetch_max(inner.millis(Instant::now()), Ordering::Relaxed);
+            }
+            Err(PublishError::Timeout) => {
+                if inner.answered_ms.load(Ordering::Relaxed) < inner.millis(started) {
+                    inner.stalled.store(true, Ordering::Relaxed);
+                    inner.broken.notify_one();
+                }
+            }
             // Let the supervisor look at the connection now rather than at
             // its next heartbeat.
-            self.inner.broken.notify_one();
+            Err(PublishError::Broker(_)) => inner.broken.notify_one(),
+            Err(PublishError::Unavailable) => {}
         }
         result
     }
+}
+
+impl Inner {
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error(transparent)]
+    Broker(#[from] lapin::Error),
+    /// A broker that accepts the TCP connection but never answers (it hangs).
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 async fn supervise(inner: Arc<Inner>, url: String, topology: Topology, channels: usize) {
     let shutdown = &inner.stop;
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
+        let opening = tokio::time::timeout(inner.timeout, open(&url, &topology, channels));
         let attempt = tokio::select! {
             _ = shutdown.cancelled() => break,
-            attempt = open(&url, &topology, channels) => attempt,
+            attempt = opening => attempt.unwrap_or(Err(OpenError::TimedOut(inner.timeout))),
         };
         inner.tried.send_replace(true);
         match attempt {
             Ok((connection, opened)) => {
                 failures = 0;
+                inner.stalled.store(false, Ordering::Relaxed);
                 if let Ok(mut slot) = inner.channels.write() {
                     slot.clone_from(&opened);
                 }
@@ -198,7 +247,7 @@ async fn open(
     url: &str,
     topology: &Topology,
     channels: usize,
-) -> Result<(Connection, Vec<Channel>), lapin::Error> {
+) -> Result<(Connection, Vec<Channel>), OpenError> {
     let connection = connect(url, "inlet-gateway").await?;
     let mut opened = Vec::with_capacity(channels);
     for _ in 0..channels {
@@ -227,6 +276,13 @@ async fn wait_until_broken(inner: &Inner, connection: &Connection, shutdown: &Ca
             // Belt and braces: a status check now and then catches a failure
             // whose error callback raced with registration.
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if inner.stalled.swap(false, Ordering::Relaxed) && !connection.status().blocked() {
+            tracing::warn!(
+                timeout_ms = inner.timeout.as_millis() as u64,
+                "The broker confirmed nothing within the publish timeout; leaving the connection."
+            );
+            return;
         }
         let healthy = connection.status().connected()
             && inner

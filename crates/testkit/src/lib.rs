@@ -6,8 +6,10 @@
 //! default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `INLET_TEST_AMQP_URL` (default the local broker).
 
+mod blackhole;
 mod proxy;
 
+pub use blackhole::Blackhole;
 pub use proxy::ToggleProxy;
 
 use inlet_domain::broker::{connect, QueueType, Topology};
@@ -54,6 +56,7 @@ impl TestDb {
             database_url: url,
             database_pool_size: 8,
             database_timeout_ms: 5_000,
+            ..DatabaseSettings::default()
         };
         let repo = Repository::new(settings.pool()?);
         repo.migrate().await?;

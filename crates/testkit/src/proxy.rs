@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -12,6 +12,8 @@ use tokio::sync::watch;
 pub struct ToggleProxy {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    // The local port of every client connection accepted so far.
+    clients: Arc<Mutex<Vec<u16>>>,
     // Bumped on every cut: open connections watch it and close.
     generation: watch::Sender<u64>,
 }
@@ -25,11 +27,16 @@ impl ToggleProxy {
         let (generation, _) = watch::channel(0u64);
         let accept_up = up.clone();
         let accept_gen = generation.clone();
+        let clients = Arc::new(Mutex::new(Vec::new()));
+        let accepted = clients.clone();
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((mut inbound, peer)) = listener.accept().await {
                 if !accept_up.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
+                }
+                if let Ok(mut ports) = accepted.lock() {
+                    ports.push(peer.port());
                 }
                 let mut cut = accept_gen.subscribe();
                 tokio::spawn(async move {
@@ -46,6 +53,7 @@ impl ToggleProxy {
         Ok(ToggleProxy {
             addr,
             up,
+            clients,
             generation,
         })
     }
@@ -53,6 +61,12 @@ impl ToggleProxy {
     /// The address to connect to instead of the target.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The local port of each client connection accepted so far (with the
+    /// proxy's own port, what a [`crate::Blackhole`] needs to cut them).
+    pub fn client_ports(&self) -> Vec<u16> {
+        self.clients.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Drops every open connection and refuses new ones.

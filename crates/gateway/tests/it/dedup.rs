@@ -8,7 +8,7 @@ use crate::helpers::{
 use inlet_gateway::dedup::{Claim, Dedup};
 use inlet_gateway::metrics::Metrics;
 use inlet_gateway::peek::meta_key;
-use inlet_testkit::{eventually, TestBroker};
+use inlet_testkit::{eventually, Blackhole, TestBroker, ToggleProxy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -237,5 +237,71 @@ async fn redis_coming_back_is_picked_up_without_a_restart() {
         assert_eq!(json["status"], expected);
     }
     assert_eq!(app.queued().await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_redis_connection_that_stops_answering_is_replaced_by_a_new_one() {
+    // Redis through a proxy of the test's own; iptables then drops every
+    // packet of the connections open through it, as when Redis's host dies
+    // or a failover moves it: those connections see no error for many
+    // minutes, while a new one gets through.
+    let proxy = ToggleProxy::start("127.0.0.1:6379".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.redis_url = format!("redis://{}", proxy.addr());
+    let app = spawn_with(broker, settings).await;
+    assert!(eventually_metric(&app, AVAILABLE, 1.0).await, "dedup up");
+    // Each request on a connection of its own: they spread over the
+    // gateway's threads, and each thread has a Redis connection of its own.
+    let address = app.address.clone();
+    let send = |body: Vec<u8>| {
+        let url = format!("{address}/webhooks/meta");
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", meta_signature(&body))
+                .body(body)
+                .send()
+                .await
+                .expect("request sent");
+            assert_eq!(res.status(), 200, "fails open, never refuses");
+            let json: serde_json::Value = res.json().await.expect("json");
+            json["status"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    // Every thread opens its connection before the cut.
+    for _ in 0..8 {
+        assert_eq!(
+            send(meta_text(&unique("wamid."), "before")).await,
+            "accepted"
+        );
+    }
+
+    let proxy_port = proxy.addr().port();
+    let open: Vec<(u16, u16)> = proxy
+        .client_ports()
+        .into_iter()
+        .map(|port| (port, proxy_port))
+        .collect();
+    let _hole = Blackhole::connections(&open).expect("iptables rules (run as root)");
+    assert_eq!(send(meta_text(&unique("wamid."), "cut")).await, "accepted");
+
+    // Dedup comes back on new connections: a copy is a duplicate again.
+    let back = inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        let body = meta_text(&unique("wamid."), "after");
+        let first = send(body.clone()).await;
+        let copy = send(body).await;
+        (first == "accepted" && copy == "duplicate").then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "copies are deduplicated again");
+    assert!(
+        eventually_metric(&app, AVAILABLE, 1.0).await,
+        "the gauge says so"
+    );
     app.stop().await;
 }

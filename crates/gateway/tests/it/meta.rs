@@ -196,3 +196,55 @@ async fn the_gateway_reconnects_by_itself_after_a_broker_outage() {
     assert_eq!(app.queued().await, 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_broker_connection_that_stops_answering_is_left_for_a_new_one() {
+    // The broker through a proxy of the test's own; iptables then drops every
+    // packet of the connection open through it, both ways, as when the
+    // broker's host dies or the network splits. Nothing fails on that
+    // connection for minutes (it took 144 s before the gateway left it), while
+    // a new one gets through.
+    let broker = TestBroker::new().await.expect("broker");
+    let proxy = inlet_testkit::ToggleProxy::start("127.0.0.1:5672".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    let mut settings = test_settings(&broker);
+    settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    settings.publish_timeout_ms = 1_000;
+    let app = spawn_with(broker, settings).await;
+    let post = |n: u32| {
+        let body = meta_text(&format!("wamid.vanished.{n}"), "hello");
+        let app = &app;
+        async move {
+            app.post(
+                "/webhooks/meta",
+                &body,
+                &[("x-hub-signature-256", &meta_signature(&body))],
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(post(0).await, 200);
+
+    let proxy_port = proxy.addr().port();
+    let open: Vec<(u16, u16)> = proxy
+        .client_ports()
+        .into_iter()
+        .map(|port| (port, proxy_port))
+        .collect();
+    let _hole = inlet_testkit::Blackhole::connections(&open).expect("iptables rules (run as root)");
+    assert_eq!(post(1).await, 503, "no confirm within the publish timeout");
+    let mut n = 2;
+    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || {
+        n += 1;
+        let attempt = post(n);
+        async move { (attempt.await == 200).then_some(()) }
+    })
+    .await;
+    assert!(
+        accepted.is_some(),
+        "the gateway publishes again on a new connection"
+    );
+    app.stop().await;
+}

@@ -19,3 +19,4 @@ mod retries;
 mod shutdown;
 mod statuses;
 mod throughput;
+mod vanished_services;

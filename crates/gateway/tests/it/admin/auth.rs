@@ -104,6 +104,7 @@ async fn the_management_api_answers_503_when_the_database_is_unreachable() {
         database_url: "postgres://postgres@127.0.0.1:1/nowhere".into(),
         database_pool_size: 2,
         database_timeout_ms: 500,
+        ..DatabaseSettings::default()
     };
     let admin = spawn_on(db, unreachable, lax());
     let (status, body) = admin
