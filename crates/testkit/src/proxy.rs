@@ -1,6 +1,7 @@
 //! A TCP proxy a test can cut and restore: a broker (or database) outage for
 //! one test, without stopping the shared service every other test uses.
 
+use crate::Blackhole;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,21 @@ impl ToggleProxy {
     /// proxy's own port, what a [`crate::Blackhole`] needs to cut them).
     pub fn client_ports(&self) -> Vec<u16> {
         self.clients.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Silences every connection open through the proxy now: iptables drops
+    /// all their packets, both ways, until the returned guard is dropped (as
+    /// when the service's host dies or the network splits). New connections
+    /// still get through. Fails when none is open (nothing to cut).
+    pub fn silence_open(&self) -> anyhow::Result<Blackhole> {
+        let port = self.addr.port();
+        let open: Vec<(u16, u16)> = self
+            .client_ports()
+            .into_iter()
+            .map(|client| (client, port))
+            .collect();
+        anyhow::ensure!(!open.is_empty(), "no connection is open through the proxy");
+        Blackhole::connections(&open)
     }
 
     /// Drops every open connection and refuses new ones.

@@ -8,7 +8,7 @@ use crate::helpers::{
 use inlet_gateway::dedup::{Claim, Dedup};
 use inlet_gateway::metrics::Metrics;
 use inlet_gateway::peek::meta_key;
-use inlet_testkit::{eventually, Blackhole, TestBroker, ToggleProxy};
+use inlet_testkit::{eventually, TestBroker, ToggleProxy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -281,13 +281,9 @@ async fn a_redis_connection_that_stops_answering_is_replaced_by_a_new_one() {
         );
     }
 
-    let proxy_port = proxy.addr().port();
-    let open: Vec<(u16, u16)> = proxy
-        .client_ports()
-        .into_iter()
-        .map(|port| (port, proxy_port))
-        .collect();
-    let _hole = Blackhole::connections(&open).expect("iptables rules (run as root)");
+    let _hole = proxy
+        .silence_open()
+        .expect("connections cut (iptables, as root)");
     assert_eq!(send(meta_text(&unique("wamid."), "cut")).await, "accepted");
 
     // Dedup comes back on new connections: a copy is a duplicate again.

@@ -3,7 +3,19 @@
 use crate::helpers::{
     meta_signature, meta_text, spawn_app, spawn_with, test_settings, VERIFY_TOKEN,
 };
-use inlet_testkit::TestBroker;
+use inlet_testkit::{TestBroker, ToggleProxy};
+
+/// Test settings whose broker connection goes through a proxy of the test's own.
+async fn through_broker_proxy(
+    broker: &TestBroker,
+) -> (ToggleProxy, inlet_gateway::config::Settings) {
+    let proxy = ToggleProxy::start("127.0.0.1:5672".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    let mut settings = test_settings(broker);
+    settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    (proxy, settings)
+}
 
 #[tokio::test]
 async fn the_handshake_echoes_the_challenge_when_the_token_matches() {
@@ -137,11 +149,7 @@ async fn with_the_broker_unreachable_the_gateway_starts_and_answers_503() {
 #[tokio::test]
 async fn the_gateway_reconnects_by_itself_after_a_broker_outage() {
     let broker = TestBroker::new().await.expect("broker");
-    let proxy = inlet_testkit::ToggleProxy::start("127.0.0.1:5672".parse().expect("addr"))
-        .await
-        .expect("proxy");
-    let mut settings = test_settings(&broker);
-    settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    let (proxy, settings) = through_broker_proxy(&broker).await;
     let app = spawn_with(broker, settings).await;
     let body = meta_text("wamid.outage.1", "before");
     let sig = meta_signature(&body);
@@ -205,11 +213,7 @@ async fn a_broker_connection_that_stops_answering_is_left_for_a_new_one() {
     // connection for minutes (it took 144 s before the gateway left it), while
     // a new one gets through.
     let broker = TestBroker::new().await.expect("broker");
-    let proxy = inlet_testkit::ToggleProxy::start("127.0.0.1:5672".parse().expect("addr"))
-        .await
-        .expect("proxy");
-    let mut settings = test_settings(&broker);
-    settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
+    let (proxy, mut settings) = through_broker_proxy(&broker).await;
     settings.publish_timeout_ms = 1_000;
     let app = spawn_with(broker, settings).await;
     let post = |n: u32| {
@@ -227,13 +231,9 @@ async fn a_broker_connection_that_stops_answering_is_left_for_a_new_one() {
     };
     assert_eq!(post(0).await, 200);
 
-    let proxy_port = proxy.addr().port();
-    let open: Vec<(u16, u16)> = proxy
-        .client_ports()
-        .into_iter()
-        .map(|port| (port, proxy_port))
-        .collect();
-    let _hole = inlet_testkit::Blackhole::connections(&open).expect("iptables rules (run as root)");
+    let _hole = proxy
+        .silence_open()
+        .expect("connections cut (iptables, as root)");
     assert_eq!(post(1).await, 503, "no confirm within the publish timeout");
     let mut n = 2;
     let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || {

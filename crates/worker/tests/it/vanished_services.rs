@@ -6,9 +6,32 @@
 //! still get through, as they would reach the service's new home.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{spawn_on, WAIT};
-use inlet_testkit::{Blackhole, TestBroker, ToggleProxy};
+use crate::helpers::{spawn_on, TestWorker, WAIT};
+use inlet_testkit::{TestBroker, ToggleProxy};
+use std::ops::Range;
 use std::time::Duration;
+
+/// Publishes messages `ns` (each from a sender of its own) straight to the broker.
+async fn publish(worker: &TestWorker, ns: Range<usize>) {
+    for n in ns {
+        let body = meta_text(
+            &format!("wamid.vanished.{n}"),
+            &format!("1650555{n:04}"),
+            "hello",
+            1_749_416_383,
+        );
+        worker.publish_meta(&body).await;
+    }
+}
+
+/// Whether `want` messages are stored within `wait`.
+async fn stored_within(worker: &TestWorker, want: i64, wait: Duration) -> bool {
+    inlet_testkit::eventually(wait, || async {
+        (worker.count("SELECT count(*) FROM messages").await == want).then_some(())
+    })
+    .await
+    .is_some()
+}
 
 #[tokio::test]
 async fn connections_to_a_vanished_database_are_given_up_and_their_events_stored_on_new_ones() {
@@ -28,46 +51,26 @@ async fn connections_to_a_vanished_database_are_given_up_and_their_events_stored
         s.database.database_tcp_timeout_ms = 1_000;
     })
     .await;
-    let send = |n: usize| {
-        meta_text(
-            &format!("wamid.vanished.{n}"),
-            &format!("1650555{n:04}"),
-            "hello",
-            1_749_416_383,
-        )
-    };
-    for n in 0..8 {
-        worker.publish_meta(&send(n)).await;
-    }
+    publish(&worker, 0..8).await;
     worker
         .wait_for_count("SELECT count(*) FROM messages", 8)
         .await;
 
     // Every connection the worker has open now stops being answered.
-    let proxy_port = proxy.addr().port();
-    let open: Vec<(u16, u16)> = proxy
-        .client_ports()
-        .into_iter()
-        .map(|port| (port, proxy_port))
-        .collect();
-    assert!(!open.is_empty(), "the worker has connections to cut");
-    let hole = Blackhole::connections(&open).expect("iptables rules (run as root)");
-    for n in 8..16 {
-        worker.publish_meta(&send(n)).await;
-    }
+    let cut = proxy.client_ports().len();
+    let hole = proxy
+        .silence_open()
+        .expect("connections cut (iptables, as root)");
+    publish(&worker, 8..16).await;
     // Without a bound the first batch would wait on a dead connection for as
     // long as the kernel retransmits (about fifteen minutes).
-    let stored = inlet_testkit::eventually(WAIT + Duration::from_secs(15), || async {
-        (worker.count("SELECT count(*) FROM messages").await == 16).then_some(())
-    })
-    .await;
     assert!(
-        stored.is_some(),
+        stored_within(&worker, 16, WAIT + Duration::from_secs(15)).await,
         "events sent after the database vanished were stored on new connections"
     );
     assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
     assert!(
-        proxy.client_ports().len() > open.len(),
+        proxy.client_ports().len() > cut,
         "the worker opened new connections"
     );
     drop(hole);
@@ -85,40 +88,20 @@ async fn a_broker_connection_that_went_silent_is_replaced_and_the_events_consume
         s.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
     })
     .await;
-    let send = |n: usize| {
-        meta_text(
-            &format!("wamid.silent.{n}"),
-            &format!("1650556{n:04}"),
-            "hello",
-            1_749_416_383,
-        )
-    };
-    for n in 0..4 {
-        worker.publish_meta(&send(n)).await;
-    }
+    publish(&worker, 0..4).await;
     worker
         .wait_for_count("SELECT count(*) FROM messages", 4)
         .await;
 
-    let proxy_port = proxy.addr().port();
-    let open: Vec<(u16, u16)> = proxy
-        .client_ports()
-        .into_iter()
-        .map(|port| (port, proxy_port))
-        .collect();
-    let hole = Blackhole::connections(&open).expect("iptables rules (run as root)");
-    for n in 4..8 {
-        worker.publish_meta(&send(n)).await;
-    }
+    let hole = proxy
+        .silence_open()
+        .expect("connections cut (iptables, as root)");
+    publish(&worker, 4..8).await;
     // Two missed heartbeats (10 s each by default) end the connection on
     // both sides: the broker gives the deliveries it sent into the void to
     // the worker's new consumer. At RabbitMQ's own 60 s this took minutes.
-    let stored = inlet_testkit::eventually(Duration::from_secs(50), || async {
-        (worker.count("SELECT count(*) FROM messages").await == 8).then_some(())
-    })
-    .await;
     assert!(
-        stored.is_some(),
+        stored_within(&worker, 8, Duration::from_secs(50)).await,
         "events published after the connection went silent were consumed on a new one"
     );
     assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
