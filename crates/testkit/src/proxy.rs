@@ -1,9 +1,11 @@
 //! A TCP proxy a test can cut and restore: a broker (or database) outage for
-//! one test, without stopping the shared service every other test uses.
+//! one test, without stopping the shared service every other test uses. It
+//! can also hold new connections (accepted, then silent, as a service that
+//! hangs) and silence open ones ([`ToggleProxy::silence_open`]).
 
 use crate::Blackhole;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +17,10 @@ pub struct ToggleProxy {
     up: Arc<AtomicBool>,
     // The local port of every client connection accepted so far.
     clients: Arc<Mutex<Vec<u16>>>,
+    // Connections forwarding now.
+    open: Arc<AtomicUsize>,
+    // While true, new connections wait, silent, before reaching the target.
+    held: watch::Sender<bool>,
     // Bumped on every cut: open connections watch it and close.
     generation: watch::Sender<u64>,
 }
@@ -30,6 +36,10 @@ impl ToggleProxy {
         let accept_gen = generation.clone();
         let clients = Arc::new(Mutex::new(Vec::new()));
         let accepted = clients.clone();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counted = open.clone();
+        let (held, _) = watch::channel(false);
+        let accept_held = held.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, peer)) = listener.accept().await {
                 if !accept_up.load(Ordering::SeqCst) {
@@ -40,14 +50,21 @@ impl ToggleProxy {
                     ports.push(peer.port());
                 }
                 let mut cut = accept_gen.subscribe();
+                let mut hold = accept_held.subscribe();
+                let counted = counted.clone();
                 tokio::spawn(async move {
+                    if hold.wait_for(|held| !*held).await.is_err() {
+                        return;
+                    }
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };
+                    counted.fetch_add(1, Ordering::SeqCst);
                     tokio::select! {
                         _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.changed() => {}
                     }
+                    counted.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -55,6 +72,8 @@ impl ToggleProxy {
             addr,
             up,
             clients,
+            open,
+            held,
             generation,
         })
     }
@@ -83,6 +102,22 @@ impl ToggleProxy {
             .collect();
         anyhow::ensure!(!open.is_empty(), "no connection is open through the proxy");
         Blackhole::connections(&open)
+    }
+
+    /// Connections forwarding to the target now (held ones not counted).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Accepts new connections but keeps them silent, as a service that hangs
+    /// before it answers, until [`ToggleProxy::release`].
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    /// Lets held connections through to the target.
+    pub fn release(&self) {
+        self.held.send_replace(false);
     }
 
     /// Drops every open connection and refuses new ones.

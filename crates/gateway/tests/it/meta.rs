@@ -248,3 +248,44 @@ async fn a_broker_connection_that_stops_answering_is_left_for_a_new_one() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_attempt_answered_after_its_timeout_is_closed_not_left_open() {
+    // Connection attempts are bounded by the publish timeout; one the broker
+    // answers later must not linger as a second, unused connection.
+    let broker = TestBroker::new().await.expect("broker");
+    let (proxy, mut settings) = through_broker_proxy(&broker).await;
+    settings.publish_timeout_ms = 500;
+    let app = spawn_with(broker, settings).await;
+    assert_eq!(proxy.open_connections(), 1);
+
+    // The connection drops and the broker hangs: each new attempt is
+    // accepted and then hears nothing, so it times out and another is made.
+    proxy.hold();
+    proxy.cut();
+    proxy.restore();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(proxy.open_connections(), 0, "every attempt is held");
+    // The broker moves again and answers every attempt, the late ones too.
+    proxy.release();
+    let body = meta_text("wamid.late.1", "after");
+    let sig = meta_signature(&body);
+    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        let res = app
+            .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+            .await;
+        (res.status() == 200).then_some(())
+    })
+    .await;
+    assert!(accepted.is_some(), "the gateway publishes again");
+    let one_left = inlet_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        (proxy.open_connections() == 1).then_some(())
+    })
+    .await;
+    assert!(
+        one_left.is_some(),
+        "the attempts that connected too late were closed: {} open",
+        proxy.open_connections()
+    );
+    app.stop().await;
+}
