@@ -22,8 +22,9 @@
 //! multiplexed connection among its requests (redis-rs's `ConnectionManager`),
 //! which pipelines concurrent commands and reconnects by itself after an I/O
 //! error; a connection that leaves a call unanswered is dropped for a new one
-//! (its Redis may have vanished without closing it). Per thread, because the connection's I/O task runs on the runtime
-//! that opened it: a request never waits on another, possibly busy, thread.
+//! (its Redis may have vanished without closing it). Per thread, because the
+//! connection's I/O task runs on the runtime that opened it: a request never
+//! waits on another, possibly busy, thread.
 //! Connections are opened on first use, so the gateway starts while Redis is
 //! down, and a probe pings every few seconds, so Redis coming back is picked
 //! up without a restart. A checked-out pool connection (deadpool-redis) would
