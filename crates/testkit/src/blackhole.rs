@@ -61,7 +61,7 @@ impl Blackhole {
 
     /// Drops every TCP packet sent over loopback from local port `from` to
     /// local port `to`, for each pair given: one direction of a connection.
-    pub fn flows(flows: &[(u16, u16)]) -> anyhow::Result<Self> {
+    fn flows(flows: &[(u16, u16)]) -> anyhow::Result<Self> {
         let mut hole = Blackhole { rules: Vec::new() };
         for (from, to) in flows {
             let rule: Vec<String> = [

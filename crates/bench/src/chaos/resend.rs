@@ -6,7 +6,7 @@
 
 use crate::client::{Client, Target};
 use crate::load::MakeRequest;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -19,8 +19,6 @@ const BACKOFF: Duration = Duration::from_secs(1);
 pub struct Resent {
     /// Requests sent again, over every round.
     pub sent: u64,
-    /// Answers by status code (0: no answer).
-    pub statuses: BTreeMap<u16, u64>,
     /// Request numbers that were answered 200 in the end.
     pub accepted: BTreeSet<u64>,
     /// Request numbers still not answered 200 when the budget ran out.
@@ -69,7 +67,6 @@ pub async fn until_accepted(
             clients.push(client);
             for (n, status) in answers {
                 resent.sent += 1;
-                *resent.statuses.entry(status).or_default() += 1;
                 if status == 200 {
                     resent.refused.remove(&n);
                     resent.accepted.insert(n);

@@ -1,9 +1,10 @@
 //! Meta: the handshake, signature checks, limits and confirmed publishing.
 
 use crate::helpers::{
-    meta_signature, meta_text, spawn_app, spawn_with, test_settings, VERIFY_TOKEN,
+    meta_signature, meta_text, spawn_app, spawn_with, test_settings, TestApp, VERIFY_TOKEN,
 };
 use inlet_testkit::{TestBroker, ToggleProxy};
+use std::time::Duration;
 
 /// Test settings whose broker connection goes through a proxy of the test's own.
 async fn through_broker_proxy(
@@ -15,6 +16,28 @@ async fn through_broker_proxy(
     let mut settings = test_settings(broker);
     settings.broker.amqp_url = format!("amqp://guest:guest@{}/%2f", proxy.addr());
     (proxy, settings)
+}
+
+/// Posts `body`, signed, to `/webhooks/meta`; returns the status code.
+async fn post_meta(app: &TestApp, body: &[u8]) -> u16 {
+    app.post(
+        "/webhooks/meta",
+        body,
+        &[("x-hub-signature-256", &meta_signature(body))],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// Whether the gateway answers 200 to `body` within 15 s, as a provider
+/// resending it would see.
+async fn accepted_within_15_s(app: &TestApp, body: &[u8]) -> bool {
+    inlet_testkit::eventually(Duration::from_secs(15), || async {
+        (post_meta(app, body).await == 200).then_some(())
+    })
+    .await
+    .is_some()
 }
 
 #[tokio::test]
@@ -161,7 +184,7 @@ async fn the_gateway_reconnects_by_itself_after_a_broker_outage() {
     );
 
     proxy.cut();
-    let unready = inlet_testkit::eventually(std::time::Duration::from_secs(10), || async {
+    let unready = inlet_testkit::eventually(Duration::from_secs(10), || async {
         let r = app
             .http
             .get(format!("{}/readyz", app.address))
@@ -176,29 +199,11 @@ async fn the_gateway_reconnects_by_itself_after_a_broker_outage() {
         "readiness turns false while the broker is away"
     );
     let during = meta_text("wamid.outage.2", "during");
-    let res = app
-        .post(
-            "/webhooks/meta",
-            &during,
-            &[("x-hub-signature-256", &meta_signature(&during))],
-        )
-        .await;
-    assert_eq!(res.status(), 503);
+    assert_eq!(post_meta(&app, &during).await, 503);
 
     proxy.restore();
-    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
-        let res = app
-            .post(
-                "/webhooks/meta",
-                &during,
-                &[("x-hub-signature-256", &meta_signature(&during))],
-            )
-            .await;
-        (res.status() == 200).then_some(())
-    })
-    .await;
     assert!(
-        accepted.is_some(),
+        accepted_within_15_s(&app, &during).await,
         "the gateway publishes again without a restart"
     );
     assert_eq!(app.queued().await, 2);
@@ -216,34 +221,19 @@ async fn a_broker_connection_that_stops_answering_is_left_for_a_new_one() {
     let (proxy, mut settings) = through_broker_proxy(&broker).await;
     settings.publish_timeout_ms = 1_000;
     let app = spawn_with(broker, settings).await;
-    let post = |n: u32| {
-        let body = meta_text(&format!("wamid.vanished.{n}"), "hello");
-        let app = &app;
-        async move {
-            app.post(
-                "/webhooks/meta",
-                &body,
-                &[("x-hub-signature-256", &meta_signature(&body))],
-            )
-            .await
-            .status()
-        }
-    };
-    assert_eq!(post(0).await, 200);
+    let body = |n: u32| meta_text(&format!("wamid.vanished.{n}"), "hello");
+    assert_eq!(post_meta(&app, &body(0)).await, 200);
 
     let _hole = proxy
         .silence_open()
         .expect("connections cut (iptables, as root)");
-    assert_eq!(post(1).await, 503, "no confirm within the publish timeout");
-    let mut n = 2;
-    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || {
-        n += 1;
-        let attempt = post(n);
-        async move { (attempt.await == 200).then_some(()) }
-    })
-    .await;
+    assert_eq!(
+        post_meta(&app, &body(1)).await,
+        503,
+        "no confirm within the publish timeout"
+    );
     assert!(
-        accepted.is_some(),
+        accepted_within_15_s(&app, &body(2)).await,
         "the gateway publishes again on a new connection"
     );
     app.stop().await;
@@ -264,21 +254,15 @@ async fn a_connection_attempt_answered_after_its_timeout_is_closed_not_left_open
     proxy.hold();
     proxy.cut();
     proxy.restore();
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(proxy.open_connections(), 0, "every attempt is held");
     // The broker moves again and answers every attempt, the late ones too.
     proxy.release();
-    let body = meta_text("wamid.late.1", "after");
-    let sig = meta_signature(&body);
-    let accepted = inlet_testkit::eventually(std::time::Duration::from_secs(15), || async {
-        let res = app
-            .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
-            .await;
-        (res.status() == 200).then_some(())
-    })
-    .await;
-    assert!(accepted.is_some(), "the gateway publishes again");
-    let one_left = inlet_testkit::eventually(std::time::Duration::from_secs(10), || async {
+    assert!(
+        accepted_within_15_s(&app, &meta_text("wamid.late.1", "after")).await,
+        "the gateway publishes again"
+    );
+    let one_left = inlet_testkit::eventually(Duration::from_secs(10), || async {
         (proxy.open_connections() == 1).then_some(())
     })
     .await;
