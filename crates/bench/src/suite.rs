@@ -63,6 +63,20 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         opts.duration.as_secs(),
         opts.concurrency
     );
+    // What the run was told beyond the defaults, so a saved log says it.
+    for (who, env) in [
+        ("gateway", &opts.launch.gateway_env),
+        ("worker", &opts.launch.worker_env),
+    ] {
+        for (key, value) in env {
+            // A secret or a URL with credentials is named, never printed.
+            let hidden = ["SECRET", "TOKEN", "PASSWORD", "_URL"]
+                .iter()
+                .any(|word| key.to_ascii_uppercase().contains(word));
+            let value = if hidden { "(set)" } else { value.as_str() };
+            println!("# {who} {key}={value}");
+        }
+    }
 
     // 1. The HTTP floor.
     let floor = Floor::start(2)?;

@@ -23,9 +23,9 @@ pub struct Settings {
     /// `INLET_BATCH_LINGER_MS`: how long a batch that is not full waits for more events
     /// (0: it takes what has arrived).
     pub batch_linger_ms: u64,
-    /// `INLET_DOMAIN_EVENTS`: publish each stored event on `inlet.domain`
-    /// (false where nothing consumes that exchange; forwarding is unaffected).
-    pub domain_events: bool,
+    /// `INLET_DOMAIN_EVENTS`: how stored events go out on `inlet.domain`:
+    /// `each` (or `true`), `packed`, or `off` (or `false`; forwarding is unaffected).
+    pub domain_events: DomainEvents,
     /// `INLET_WORKER_METRICS_ADDR`: where `/metrics`, `/healthz` and `/readyz` are served.
     pub worker_metrics_addr: String,
     /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for a broker confirm.
@@ -49,6 +49,49 @@ pub struct Settings {
     pub queue_metrics_interval_secs: u64,
 }
 
+/// How stored events are published on the `inlet.domain` exchange.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "DomainEventsValue")]
+pub enum DomainEvents {
+    /// One message per event, with the event's id as its message id.
+    #[default]
+    Each,
+    /// One message per event type and stored batch: a JSON array of the
+    /// events, routed by their type. A publish and a confirm per batch and
+    /// type instead of per event, for consumers that read lists.
+    Packed,
+    /// Nothing: for deployments where nothing binds to the exchange.
+    Off,
+}
+
+/// `INLET_DOMAIN_EVENTS` as written: a name, or the booleans it was before
+/// it had three values (`true` = each, `false` = off).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DomainEventsValue {
+    Flag(bool),
+    Name(String),
+}
+
+impl TryFrom<DomainEventsValue> for DomainEvents {
+    type Error = String;
+
+    fn try_from(value: DomainEventsValue) -> Result<Self, Self::Error> {
+        match value {
+            DomainEventsValue::Flag(true) => Ok(DomainEvents::Each),
+            DomainEventsValue::Flag(false) => Ok(DomainEvents::Off),
+            DomainEventsValue::Name(name) => match name.to_ascii_lowercase().as_str() {
+                "each" | "true" => Ok(DomainEvents::Each),
+                "packed" => Ok(DomainEvents::Packed),
+                "off" | "false" => Ok(DomainEvents::Off),
+                _ => Err(format!(
+                    "unknown INLET_DOMAIN_EVENTS `{name}`: expected each, packed or off"
+                )),
+            },
+        }
+    }
+}
+
 /// Past a second a linger is a delay, not a batching window.
 const MAX_BATCH_LINGER_MS: u64 = 1_000;
 
@@ -60,7 +103,7 @@ impl Default for Settings {
             prefetch: 256,
             batch_size: 64,
             batch_linger_ms: 5,
-            domain_events: true,
+            domain_events: DomainEvents::Each,
             worker_metrics_addr: "127.0.0.1:9091".into(),
             publish_timeout_ms: 5_000,
             shutdown_timeout_secs: 30,
@@ -122,7 +165,38 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{DomainEvents, Settings};
+    use figment::providers::Serialized;
+    use figment::Figment;
+
+    /// Reads `INLET_DOMAIN_EVENTS=<text>` the way the settings loader's
+    /// environment provider types a variable's text.
+    fn from_env_text(text: &str) -> Result<DomainEvents, String> {
+        let value: figment::value::Value = text.parse().expect("infallible");
+        Figment::from(Serialized::default("domain_events", value))
+            .extract_inner("domain_events")
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn domain_events_read_as_a_name_or_as_the_boolean_they_once_were() {
+        for (text, want) in [
+            ("each", DomainEvents::Each),
+            ("packed", DomainEvents::Packed),
+            ("Packed", DomainEvents::Packed),
+            ("off", DomainEvents::Off),
+            ("true", DomainEvents::Each),
+            ("false", DomainEvents::Off),
+        ] {
+            assert_eq!(from_env_text(text).expect("reads"), want, "{text}");
+        }
+        let error = from_env_text("batched").expect_err("refused");
+        assert!(error.contains("expected each, packed or off"), "{error}");
+        let written = Figment::from(Serialized::defaults(Settings::default()))
+            .extract_inner::<String>("domain_events")
+            .expect("written as a name");
+        assert_eq!(written, "each");
+    }
 
     #[test]
     fn a_linger_longer_than_a_second_is_refused_by_name() {

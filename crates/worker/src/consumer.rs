@@ -3,6 +3,7 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::acks::Acks;
+use crate::config::DomainEvents;
 use crate::metrics::Metrics;
 use crate::publish::Outgoing;
 use crate::received::{Received, Settlement};
@@ -46,8 +47,8 @@ pub struct Consumer {
     pub batch_size: usize,
     /// How long a batch that is not full waits for more deliveries.
     pub batch_linger: Duration,
-    /// Whether stored events are published on the domain exchange.
-    pub domain_events: bool,
+    /// How stored events are published on the domain exchange.
+    pub domain_events: DomainEvents,
     /// Confirm wait for retry and dead-letter publishes.
     pub publish_timeout: Duration,
     /// How long in-flight events may take to finish at shutdown.
@@ -256,8 +257,9 @@ impl Consumer {
         }
     }
 
-    /// Announces the domain events of raw events stored together (each on
-    /// the domain exchange, all of them as one message to forwarding), then
+    /// Announces the domain events of raw events stored together (on the
+    /// domain exchange, as `INLET_DOMAIN_EVENTS` says; all of them as one
+    /// message to forwarding), then
     /// acks and counts the raw events. If any publish fails they are all
     /// requeued: storage absorbs the redelivery, and the events go out again
     /// under the same ids.
@@ -275,9 +277,8 @@ impl Consumer {
             Ok(outgoing) => {
                 publish::announce(
                     &session.publisher,
-                    self.domain_events
-                        .then(|| self.topology.domain_exchange())
-                        .as_deref(),
+                    &self.topology.domain_exchange(),
+                    self.domain_events,
                     &deliveries_queue(&self.topology),
                     &outgoing,
                     self.publish_timeout,

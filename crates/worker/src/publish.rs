@@ -1,18 +1,23 @@
 //! Publishes stored events downstream as [`PublishedEvent`] JSON on the
-//! `inlet.domain` topic exchange, routing key = event type, and a batch's
-//! events together, as one message, to the forwarding deliveries queue.
+//! `inlet.domain` topic exchange, routing key = event type (one message per
+//! event, or per event type and batch when packed), and a batch's events
+//! together, as one message, to the forwarding deliveries queue.
 //!
 //! Called by the consumer after the commit and before the ack: if a publish
 //! fails the delivery is requeued, storage absorbs the redelivery and the
 //! events are published again under the same ids (at least once).
 
+use crate::config::DomainEvents;
 use futures::future::{join_all, try_join_all};
 use inlet_domain::broker::PublishError;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::event::{DomainEvent, PublishedEvent};
+use inlet_domain::pack::H_EVENTS;
 use lapin::options::BasicPublishOptions;
 use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Wraps a stored event with its id and the raw event's facts.
@@ -55,13 +60,18 @@ impl Outgoing {
     }
 }
 
-/// The events of a batch as one forwarding message: a JSON array, the same
-/// bytes as serialising the [`PublishedEvent`]s as a list.
-pub fn forwarding_body(events: &[Outgoing]) -> Vec<u8> {
-    let len = events.iter().map(|e| e.body.len() + 1).sum::<usize>() + 1;
+/// Events as one message: a JSON array, the same bytes as serialising their
+/// [`PublishedEvent`]s as a list.
+pub fn json_list<'a>(events: impl IntoIterator<Item = &'a Outgoing> + Clone) -> Vec<u8> {
+    let len = events
+        .clone()
+        .into_iter()
+        .map(|e| e.body.len() + 1)
+        .sum::<usize>()
+        + 1;
     let mut body = Vec::with_capacity(len);
     body.push(b'[');
-    for (i, event) in events.iter().enumerate() {
+    for (i, event) in events.into_iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
@@ -71,17 +81,81 @@ pub fn forwarding_body(events: &[Outgoing]) -> Vec<u8> {
     body
 }
 
-/// Publishes every event on the domain exchange (unless there is none:
-/// `INLET_DOMAIN_EVENTS=false`) and the batch as one message to the
-/// forwarding queue, then waits for all the confirms at once (one confirm
-/// wait per batch, not one per event).
+/// A batch's events grouped by type, each group in the batch's order, the
+/// groups in the order their first event came.
+pub fn by_type(events: &[Outgoing]) -> Vec<(&str, Vec<&Outgoing>)> {
+    let mut groups: Vec<(&str, Vec<&Outgoing>)> = Vec::new();
+    for event in events {
+        // A batch holds a handful of types at most: a scan beats a map.
+        match groups.iter_mut().find(|(t, _)| *t == event.event_type) {
+            Some((_, group)) => group.push(event),
+            None => groups.push((&event.event_type, vec![event])),
+        }
+    }
+    groups
+}
+
+/// A domain message ready to publish: its routing key, body and properties.
+struct DomainMessage<'a> {
+    routing_key: &'a str,
+    body: Cow<'a, [u8]>,
+    properties: BasicProperties,
+}
+
+/// What goes to the domain exchange for a batch under `mode`.
+fn domain_messages<'a>(
+    mode: DomainEvents,
+    events: &'a [Outgoing],
+    persistent_json: &BasicProperties,
+) -> Vec<DomainMessage<'a>> {
+    match mode {
+        DomainEvents::Off => Vec::new(),
+        DomainEvents::Each => events
+            .iter()
+            .map(|event| DomainMessage {
+                routing_key: &event.event_type,
+                body: Cow::Borrowed(&event.body),
+                properties: persistent_json
+                    .clone()
+                    .with_message_id(event.id.as_str().into())
+                    .with_correlation_id(event.correlation_id.as_str().into())
+                    .with_type(event.event_type.as_str().into()),
+            })
+            .collect(),
+        // No message id: a requeued batch may be stored again with other
+        // events beside it, so a pack is not the same message twice.
+        // Consumers deduplicate on each event's `id`, as they do unpacked.
+        DomainEvents::Packed => by_type(events)
+            .into_iter()
+            .map(|(event_type, group)| {
+                let mut headers = FieldTable::default();
+                let count = u32::try_from(group.len()).unwrap_or(u32::MAX);
+                headers.insert(H_EVENTS.into(), AMQPValue::LongUInt(count));
+                DomainMessage {
+                    routing_key: event_type,
+                    body: Cow::Owned(json_list(group.iter().copied())),
+                    properties: persistent_json
+                        .clone()
+                        .with_type(event_type.into())
+                        .with_headers(headers),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Publishes the batch's events on the domain exchange `exchange` as `mode`
+/// says, and the batch as one message to the forwarding queue, then waits
+/// for all the confirms at once (one confirm wait per batch, not one per
+/// event).
 ///
 /// Neither is mandatory: nobody may be bound to a routing key, and when
 /// forwarding was never set up its queue does not exist; an unrouted event
 /// is not a failure.
 pub async fn announce(
     channel: &Channel,
-    exchange: Option<&str>,
+    exchange: &str,
+    mode: DomainEvents,
     forwarding_queue: &str,
     events: &[Outgoing],
     timeout: Duration,
@@ -93,7 +167,8 @@ pub async fn announce(
         let persistent_json = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
-        let forwarding = forwarding_body(events);
+        let forwarding = json_list(events);
+        let domain = domain_messages(mode, events, &persistent_json);
         // Started together: each publish resolves only once lapin's I/O loop
         // has written it, so awaiting them one by one would cost a hand-off
         // to that thread per event, and mostly a socket write each.
@@ -104,22 +179,14 @@ pub async fn announce(
             &forwarding,
             persistent_json.clone(),
         );
-        let properties = &persistent_json;
-        let to_domain = exchange.into_iter().flat_map(|exchange| {
-            events.iter().map(move |event| {
-                let properties = properties
-                    .clone()
-                    .with_message_id(event.id.as_str().into())
-                    .with_correlation_id(event.correlation_id.as_str().into())
-                    .with_type(event.event_type.as_str().into());
-                channel.basic_publish(
-                    exchange,
-                    &event.event_type,
-                    BasicPublishOptions::default(),
-                    &event.body,
-                    properties,
-                )
-            })
+        let to_domain = domain.iter().map(|message| {
+            channel.basic_publish(
+                exchange,
+                message.routing_key,
+                BasicPublishOptions::default(),
+                &message.body,
+                message.properties.clone(),
+            )
         });
         let confirms = try_join_all(std::iter::once(to_forwarding).chain(to_domain)).await?;
         for confirmation in join_all(confirms).await {
@@ -139,7 +206,7 @@ pub async fn announce(
 
 #[cfg(test)]
 mod tests {
-    use super::{forwarding_body, published, Outgoing};
+    use super::{by_type, json_list, published, Outgoing};
     use chrono::{DateTime, Utc};
     use inlet_domain::envelope::EventMeta;
     use inlet_domain::event::{Direction, DomainEvent, EventBody, Message, PublishedEvent};
@@ -201,11 +268,67 @@ mod tests {
         let as_list: Vec<PublishedEvent<&DomainEvent>> =
             events.iter().map(|e| published(&meta, e)).collect();
         assert_eq!(
-            forwarding_body(&outgoing),
+            json_list(&outgoing),
             serde_json::to_vec(&as_list).expect("serialises")
         );
         assert_eq!(outgoing[1].id, as_list[1].id);
         assert_eq!(outgoing[1].correlation_id, "c");
         assert_eq!(outgoing[1].event_type, "message.received");
+    }
+
+    #[test]
+    fn a_batch_packs_by_type_in_the_order_its_events_came() {
+        let meta = meta();
+        let mut reaction = text("wamid.r", "ignored");
+        reaction.body = EventBody::Reaction(inlet_domain::event::Reaction {
+            provider_event_id: "wamid.r".into(),
+            target_message_id: "wamid.1".into(),
+            from_address: "1".into(),
+            emoji: Some("👍".into()),
+            occurred_at: DateTime::<Utc>::from_timestamp(0, 0).expect("valid"),
+            raw: json!({}),
+        });
+        let events = [
+            text("wamid.1", "a"),
+            reaction,
+            text("wamid.2", "b"),
+            text("wamid.3", "c"),
+        ];
+        let outgoing: Vec<Outgoing> = events
+            .iter()
+            .map(|e| Outgoing::encode(&meta, e).expect("encodes"))
+            .collect();
+        let groups = by_type(&outgoing);
+        let shape: Vec<(&str, Vec<&str>)> = groups
+            .iter()
+            .map(|(t, g)| (*t, g.iter().map(|e| e.id.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (
+                    "message.received",
+                    vec![
+                        outgoing[0].id.as_str(),
+                        outgoing[2].id.as_str(),
+                        outgoing[3].id.as_str()
+                    ]
+                ),
+                ("reaction", vec![outgoing[1].id.as_str()]),
+            ]
+        );
+        let texts: Vec<PublishedEvent> =
+            serde_json::from_slice(&json_list(groups[0].1.iter().copied())).expect("a list");
+        let bodies: Vec<_> = texts
+            .iter()
+            .map(|e| match &e.data.body {
+                EventBody::Message(m) => m.body.clone(),
+                other => panic!("not a message: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            [Some("a".into()), Some("b".into()), Some("c".into())]
+        );
     }
 }

@@ -1,13 +1,60 @@
 //! Stored events are announced on the `inlet.domain` topic exchange.
 
-use crate::fixtures::meta_text;
-use crate::helpers::{bind_listener, delete_listener, envelope, spawn_worker, TestWorker, WAIT};
+use crate::fixtures::{meta_batch, meta_status, meta_text};
+use crate::helpers::{
+    bind_listener, delete_listener, envelope, spawn_on, spawn_worker, TestWorker, WAIT,
+};
 use inlet_domain::event::{EventBody, PublishedEvent};
+use inlet_domain::pack::H_EVENTS;
 use inlet_domain::Provider;
+use inlet_testkit::TestBroker;
+use inlet_worker::config::DomainEvents;
+use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
+use lapin::types::AMQPValue;
 
 /// Waits for the next event on `queue`.
 async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
+    let delivery = next_message(worker, queue).await;
+    serde_json::from_slice(&delivery.data).expect("a PublishedEvent")
+}
+
+/// Waits for the next packed message on `queue`: checks that its type and
+/// its count header agree with the list it holds, and returns the list.
+async fn next_pack(worker: &TestWorker, queue: &str, event_type: &str) -> Vec<PublishedEvent> {
+    let delivery = next_message(worker, queue).await;
+    let events: Vec<PublishedEvent> =
+        serde_json::from_slice(&delivery.data).expect("a list of PublishedEvent");
+    let properties = &delivery.properties;
+    assert_eq!(
+        properties.kind().as_ref().map(|t| t.as_str()),
+        Some(event_type)
+    );
+    let count = properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(H_EVENTS).cloned());
+    assert_eq!(count, Some(AMQPValue::LongUInt(events.len() as u32)));
+    assert!(
+        events.iter().all(|e| e.event_type == event_type),
+        "{events:?}"
+    );
+    events
+}
+
+/// The provider message ids of message events, in order.
+fn message_ids(events: &[PublishedEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match &e.data.body {
+            EventBody::Message(m) => m.provider_message_id.clone(),
+            other => panic!("not a message: {other:?}"),
+        })
+        .collect()
+}
+
+/// Waits for the next message on `queue`, and acks it.
+async fn next_message(worker: &TestWorker, queue: &str) -> Delivery {
     let channel = &worker.broker.channel;
     let delivery = inlet_testkit::eventually(WAIT, || async {
         channel
@@ -22,7 +69,7 @@ async fn next(worker: &TestWorker, queue: &str) -> PublishedEvent {
         .ack(BasicAckOptions::default())
         .await
         .expect("acked");
-    serde_json::from_slice(&delivery.data).expect("a PublishedEvent")
+    delivery
 }
 
 #[tokio::test]
@@ -50,6 +97,42 @@ async fn a_stored_inbound_message_is_published_as_message_received_under_a_stabl
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
 
     delete_listener(&worker.broker, &queue).await;
+    worker.finish().await;
+}
+
+#[tokio::test]
+async fn packed_events_arrive_as_one_list_per_type_and_batch_under_the_same_ids_each_time() {
+    let broker = TestBroker::new().await.expect("broker namespace");
+    let worker = spawn_on(broker, |s| s.domain_events = DomainEvents::Packed).await;
+    let texts = bind_listener(&worker.broker, "message.received").await;
+    let statuses = bind_listener(&worker.broker, "message.status").await;
+
+    // One webhook of three messages: one batch, so one message of three.
+    let webhook = meta_batch("wamid.packed", 3);
+    worker.publish(&envelope(Provider::Meta), &webhook).await;
+    let first = next_pack(&worker, &texts, "message.received").await;
+    assert_eq!(
+        message_ids(&first),
+        ["wamid.packed.0", "wamid.packed.1", "wamid.packed.2"]
+    );
+    worker
+        .publish_meta(&meta_status("wamid.packed.1", "delivered", 1_749_416_390))
+        .await;
+    let status = next_pack(&worker, &statuses, "message.status").await;
+    assert_eq!(status.len(), 1);
+
+    // A redelivery stores nothing new and is announced again, same ids.
+    worker.publish(&envelope(Provider::Meta), &webhook).await;
+    let again = next_pack(&worker, &texts, "message.received").await;
+    let ids = |events: &[PublishedEvent]| events.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&first));
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 3);
+    // Nothing else came: one message per type and batch, not one per event.
+    assert_eq!(worker.ready(&texts).await, 0);
+    assert_eq!(worker.ready(&statuses).await, 0);
+
+    delete_listener(&worker.broker, &texts).await;
+    delete_listener(&worker.broker, &statuses).await;
     worker.finish().await;
 }
 

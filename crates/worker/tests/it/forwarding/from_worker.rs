@@ -7,6 +7,7 @@ use crate::fixtures::meta_text;
 use crate::helpers::{bind_listener, delete_listener, envelope};
 use inlet_domain::Provider;
 use inlet_testkit::eventually;
+use inlet_worker::config::DomainEvents;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -66,7 +67,8 @@ async fn with_domain_events_off_the_worker_still_forwards_every_event_and_publis
         let body = meta_text(id, "16505550123", "hello", 1_749_416_383);
         f.publish_raw(&envelope(Provider::Meta), &body).await;
     }
-    f.start_worker_with(|s| s.domain_events = false).await;
+    f.start_worker_with(|s| s.domain_events = DomainEvents::Off)
+        .await;
 
     wait_for(&messages, expected.len()).await;
     let forwarded: BTreeSet<String> = message_ids(&messages.received()).into_iter().collect();
