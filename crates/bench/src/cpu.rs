@@ -21,8 +21,19 @@ const SHOWN_SHARE: f64 = 0.02;
 pub struct Mark {
     at: Instant,
     busy_ticks: u64,
-    // pid → (command, user + system ticks of all its threads)
-    procs: HashMap<i32, (String, u64)>,
+    procs: HashMap<i32, Proc>,
+}
+
+/// One process as `/proc/<pid>/stat` shows it.
+#[derive(Clone, Debug)]
+struct Proc {
+    /// Its command name. A kernel worker's changes with what it is doing.
+    comm: String,
+    /// When it started, in ticks since boot: with the pid, its identity (a
+    /// pid can be reused; the name cannot be trusted to tell).
+    start: u64,
+    /// User + system ticks of all its threads.
+    ticks: u64,
 }
 
 /// CPU time spent between a [`Mark`] and now.
@@ -51,35 +62,48 @@ impl Mark {
     /// benchmark's own, the gateway, the worker); the others are grouped by
     /// their command name (`beam.smp` is RabbitMQ).
     pub fn spent(&self, names: &[(Option<u32>, &str)]) -> anyhow::Result<Spent> {
+        Ok(self.spent_from(busy_ticks()?, processes(), names))
+    }
+
+    /// [`Mark::spent`] on readings already taken.
+    fn spent_from(
+        &self,
+        busy_ticks: u64,
+        procs: HashMap<i32, Proc>,
+        names: &[(Option<u32>, &str)],
+    ) -> Spent {
         let ticks = procfs::ticks_per_second() as f64;
-        let busy = busy_ticks()?.saturating_sub(self.busy_ticks) as f64 / ticks;
+        let busy = busy_ticks.saturating_sub(self.busy_ticks) as f64 / ticks;
         let labels: HashMap<i32, &str> = names
             .iter()
             .filter_map(|(pid, name)| Some((i32::try_from((*pid)?).ok()?, *name)))
             .collect();
         let mut groups: HashMap<String, f64> = HashMap::new();
-        for (pid, (comm, now)) in processes() {
-            // A process started since the mark spent all of its time in the phase.
+        for (pid, now) in procs {
+            // A process started since the mark spent all of its time in the
+            // phase. One that was there keeps its reading even if its name
+            // changed: comparing names charged a kernel worker that took on
+            // other work its whole life's CPU time.
             let before = self
                 .procs
                 .get(&pid)
-                .filter(|(c, _)| *c == comm)
-                .map_or(0, |(_, t)| *t);
-            let secs = now.saturating_sub(before) as f64 / ticks;
+                .filter(|then| then.start == now.start)
+                .map_or(0, |then| then.ticks);
+            let secs = now.ticks.saturating_sub(before) as f64 / ticks;
             if secs > 0.0 {
                 let name = labels
                     .get(&pid)
-                    .map_or_else(|| group(comm), |l| (*l).to_owned());
+                    .map_or_else(|| group(now.comm), |l| (*l).to_owned());
                 *groups.entry(name).or_default() += secs;
             }
         }
         let mut by: Vec<(String, f64)> = groups.into_iter().collect();
         by.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Ok(Spent {
+        Spent {
             wall: self.at.elapsed(),
             busy_secs: busy,
             by,
-        })
+        }
     }
 }
 
@@ -141,15 +165,19 @@ fn busy_ticks() -> anyhow::Result<u64> {
     Ok(t.user + t.nice + t.system + t.irq.unwrap_or(0) + t.softirq.unwrap_or(0))
 }
 
-/// Every readable process's command and CPU ticks; ones that exit while
-/// being read are skipped.
-fn processes() -> HashMap<i32, (String, u64)> {
+/// Every readable process; ones that exit while being read are skipped.
+fn processes() -> HashMap<i32, Proc> {
     let Ok(all) = all_processes() else {
         return HashMap::new();
     };
     all.filter_map(|p| {
         let stat = p.ok()?.stat().ok()?;
-        Some((stat.pid, (stat.comm, stat.utime + stat.stime)))
+        let proc = Proc {
+            comm: stat.comm,
+            start: stat.starttime,
+            ticks: stat.utime + stat.stime,
+        };
+        Some((stat.pid, proc))
     })
     .collect()
 }
@@ -200,6 +228,38 @@ mod tests {
         assert_eq!(group("kworker/u8:1-ext4-rsv-conversion".into()), "kworker");
         assert_eq!(group("kworker/1:1H-kblockd".into()), "kworker");
         assert_eq!(group("beam.smp".into()), "beam.smp");
+    }
+
+    fn proc(comm: &str, start: u64, ticks: u64) -> Proc {
+        Proc {
+            comm: comm.into(),
+            start,
+            ticks,
+        }
+    }
+
+    #[test]
+    fn a_process_is_charged_what_it_spent_since_the_mark_even_under_a_new_name() {
+        let hz = procfs::ticks_per_second();
+        let then = Mark {
+            at: Instant::now(),
+            busy_ticks: 0,
+            procs: HashMap::from([
+                (7, proc("kworker/u8:1-events_unbound", 50, 10 * hz)),
+                (8, proc("beam.smp", 60, 20 * hz)),
+            ]),
+        };
+        let now = HashMap::from([
+            // The same kernel worker, on other work: 1 s since the mark.
+            (7, proc("kworker/u8:1-flush-8:0", 50, 11 * hz)),
+            // Pid 8 reused by a process started since: all of its 2 s.
+            (8, proc("postgres", 900, 2 * hz)),
+        ]);
+        let spent = then.spent_from(3 * hz, now, &[]);
+        let by: HashMap<&str, f64> = spent.by.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        assert_eq!(by.get("kworker"), Some(&1.0), "{spent:?}");
+        assert_eq!(by.get("postgres"), Some(&2.0), "{spent:?}");
+        assert!(!by.contains_key("beam.smp"), "{spent:?}");
     }
 
     #[test]
