@@ -19,6 +19,7 @@ pub mod chaos;
 pub mod client;
 pub mod cpu;
 pub mod floor;
+pub mod histogram;
 pub mod load;
 pub mod procs;
 pub mod serve;

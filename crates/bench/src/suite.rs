@@ -5,6 +5,7 @@ use crate::bodies::{Sender, Signer};
 use crate::ceiling::{publish, PublishPlan, PublishReport};
 use crate::cpu::{self, Spent};
 use crate::floor::Floor;
+use crate::histogram::{bound_ms, Buckets};
 use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
 use crate::stack::{
     broker_namespace, delete_namespace, drain_span, epoch_now, purge_work_queue, start_gateway,
@@ -148,6 +149,7 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     }
     let target_rate = 0.8 * ceiling.per_sec();
     purge_work_queue(&gw_ns).await?;
+    let scraped = scrape(&base).await;
     let paced = run(
         &plan(
             &base,
@@ -162,8 +164,14 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
         "gateway  at {target_rate:.0}/s (80% of ceiling): {}",
         paced.summary()
     );
+    let after_paced = scrape(&base).await;
+    println!(
+        "gateway  {}",
+        own_p99s(scraped.as_deref(), after_paced.as_deref())
+    );
     let own_rate = 0.8 * flat.ok_per_sec();
     purge_work_queue(&gw_ns).await?;
+    let scraped = scrape(&base).await;
     let own = run(
         &plan(&base, opts.concurrency, Pace::Rate(own_rate), opts.duration),
         maker(&signer(Sender::Meta)?),
@@ -172,6 +180,10 @@ pub async fn run_suite(opts: &SuiteOptions) -> anyhow::Result<()> {
     println!(
         "gateway  at {own_rate:.0}/s (80% of its own flat-out rate): {}",
         own.summary()
+    );
+    println!(
+        "gateway  {}",
+        own_p99s(scraped.as_deref(), scrape(&base).await.as_deref())
     );
     println!(
         "gateway  RSS {} KiB before, {} KiB after",
@@ -253,15 +265,45 @@ struct GatewayMeans {
     request_ms: f64,
 }
 
+/// The gateway's `/metrics` text; `None` if it cannot be read.
+async fn scrape(base: &str) -> Option<String> {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+/// The gateway's own p99s for what it did between two scrapes: a Meta
+/// webhook's time in the gateway, and its message's confirm. Says whether a
+/// phase's tail was the broker's or the gateway's.
+fn own_p99s(before: Option<&str>, after: Option<&str>) -> String {
+    let (Some(before), Some(after)) = (before, after) else {
+        return "its own histograms could not be read".to_owned();
+    };
+    let largest = 10.0;
+    let p99 = |name: &str, labels: &str| {
+        let since = Buckets::read(before, name, labels);
+        bound_ms(
+            Buckets::read(after, name, labels).quantile_since(&since, 0.99),
+            largest,
+        )
+    };
+    format!(
+        "by its own histograms, p99 in the gateway {}, of its message's confirm {}",
+        p99(
+            "inlet_gateway_request_duration_seconds",
+            "provider=\"meta\""
+        ),
+        p99("inlet_gateway_publish_duration_seconds", ""),
+    )
+}
+
 impl GatewayMeans {
     /// The means from the gateway's `/metrics`; `None` before its first publish.
     async fn read(base: &str) -> Option<Self> {
-        let text = reqwest::get(format!("{base}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = scrape(base).await?;
         let mean = |name: &str, labels: &str| {
             let sample = |part: &str| {
                 let series = format!("{name}_{part}{labels}");
