@@ -276,8 +276,9 @@ async fn scrape(base: &str) -> Option<String> {
 }
 
 /// The gateway's own p99s for what it did between two scrapes: a Meta
-/// webhook's time in the gateway, and its message's confirm. Says whether a
-/// phase's tail was the broker's or the gateway's.
+/// webhook's time in the gateway, and its message's confirm. Beside the load
+/// generator's p99 they tell a tail in the broker from one in the gateway,
+/// and both from requests waiting before the handler runs.
 fn own_p99s(before: Option<&str>, after: Option<&str>) -> String {
     let (Some(before), Some(after)) = (before, after) else {
         return "its own histograms could not be read".to_owned();
