@@ -168,7 +168,7 @@ pub async fn announce(
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
         let forwarding = json_list(events);
-        let domain = domain_messages(mode, events, &persistent_json);
+        let mut domain = domain_messages(mode, events, &persistent_json);
         // Started together: each publish resolves only once lapin's I/O loop
         // has written it, so awaiting them one by one would cost a hand-off
         // to that thread per event, and mostly a socket write each.
@@ -179,13 +179,20 @@ pub async fn announce(
             &forwarding,
             persistent_json.clone(),
         );
-        let to_domain = domain.iter().map(|message| {
+        // Each message's properties move into its publish (the body stays
+        // here, borrowed until the publish is written): no copy per event.
+        let to_domain = domain.iter_mut().map(|message| {
+            let DomainMessage {
+                routing_key,
+                body,
+                properties,
+            } = message;
             channel.basic_publish(
                 exchange,
-                message.routing_key,
+                routing_key,
                 BasicPublishOptions::default(),
-                &message.body,
-                message.properties.clone(),
+                body,
+                std::mem::take(properties),
             )
         });
         let confirms = try_join_all(std::iter::once(to_forwarding).chain(to_domain)).await?;
