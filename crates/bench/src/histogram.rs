@@ -65,10 +65,22 @@ impl Buckets {
             .find(|(_, count)| *count >= q * total)
             .map(|(le, _)| *le)
     }
+
+    /// [`Buckets::quantile_since`] as the summary prints it: `≤ 25 ms`, or
+    /// past the largest finite bound these buckets have, `> 10000 ms`.
+    pub fn quantile_ms_since(&self, earlier: &Buckets, q: f64) -> String {
+        let largest = self
+            .0
+            .iter()
+            .map(|(le, _)| *le)
+            .filter(|le| le.is_finite())
+            .fold(0.0, f64::max);
+        bound_ms(self.quantile_since(earlier, q), largest)
+    }
 }
 
-/// A bound in seconds as the summary prints it: `≤ 25 ms`, or `> 10 s`.
-pub fn bound_ms(bound: Option<f64>, largest: f64) -> String {
+/// A bound in seconds as the summary prints it: `≤ 25 ms`, or `> 10000 ms`.
+fn bound_ms(bound: Option<f64>, largest: f64) -> String {
     match bound {
         None => "no samples".to_owned(),
         Some(b) if b.is_infinite() => format!("> {:.0} ms", largest * 1e3),
@@ -113,6 +125,8 @@ inlet_gateway_request_duration_seconds_bucket{provider=\"meta\",le=\"+Inf\"} 20
         // Counted over the process's life, the samples before would move it.
         assert_eq!(after.quantile_since(&Buckets::default(), 0.99), Some(0.1));
         assert_eq!(before.quantile_since(&before, 0.99), None);
+        assert_eq!(after.quantile_ms_since(&before, 0.995), "≤ 100 ms");
+        assert_eq!(after.quantile_ms_since(&before, 0.999), "> 100 ms");
     }
 
     #[test]

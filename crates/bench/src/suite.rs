@@ -5,7 +5,7 @@ use crate::bodies::{Sender, Signer};
 use crate::ceiling::{publish, PublishPlan, PublishReport};
 use crate::cpu::{self, Spent};
 use crate::floor::Floor;
-use crate::histogram::{bound_ms, Buckets};
+use crate::histogram::Buckets;
 use crate::load::{run, LoadPlan, LoadReport, MakeRequest, Pace};
 use crate::stack::{
     broker_namespace, delete_namespace, drain_span, epoch_now, purge_work_queue, start_gateway,
@@ -283,13 +283,9 @@ fn own_p99s(before: Option<&str>, after: Option<&str>) -> String {
     let (Some(before), Some(after)) = (before, after) else {
         return "its own histograms could not be read".to_owned();
     };
-    let largest = 10.0;
     let p99 = |name: &str, labels: &str| {
         let since = Buckets::read(before, name, labels);
-        bound_ms(
-            Buckets::read(after, name, labels).quantile_since(&since, 0.99),
-            largest,
-        )
+        Buckets::read(after, name, labels).quantile_ms_since(&since, 0.99)
     };
     format!(
         "by its own histograms, p99 in the gateway {}, of its message's confirm {}",
