@@ -87,7 +87,7 @@ impl Consumer {
         let _stop_gauges = gauges.clone().drop_guard();
         tokio::spawn(queue_depth::refresh(
             connection.create_channel().await?,
-            self.topology.clone(),
+            queue_depth::consumer_gauges(&self.topology),
             self.metrics.clone(),
             self.queue_metrics_interval,
             gauges,

@@ -1,6 +1,8 @@
-//! Refreshes `inlet_queue_messages{queue}` (work, retry, dead) every few
-//! seconds with passive declares on a channel of its own: a passive declare
-//! of a missing queue closes its channel, which must not be the consumer's.
+//! Refreshes `inlet_queue_messages{queue}` every few seconds with passive
+//! declares on a channel of its own: a passive declare of a missing queue
+//! closes its channel, which must not be a consumer's. The consumer reports
+//! `work`, `retry` and `dead`; the fan-out consumer, which declares the
+//! deliveries queue, reports `deliveries`.
 
 use crate::metrics::Metrics;
 use inlet_domain::broker::Topology;
@@ -10,33 +12,60 @@ use lapin::Channel;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Polls queue depths until `stop` is cancelled or the channel fails.
+/// One gauge: its `queue` label and the queues whose ready messages it sums.
+pub struct Gauge {
+    label: &'static str,
+    queues: Vec<String>,
+}
+
+impl Gauge {
+    /// A gauge labelled `label` over `queues`.
+    pub fn new(label: &'static str, queues: Vec<String>) -> Self {
+        Gauge { label, queues }
+    }
+}
+
+/// The consumer's gauges: the work queue, every retry queue together, the
+/// dead-letter queue.
+pub fn consumer_gauges(topology: &Topology) -> Vec<Gauge> {
+    let retry = (0..topology.retry_delays().len())
+        .map(|t| topology.retry_queue(t))
+        .collect();
+    vec![
+        Gauge::new("work", vec![topology.work_queue()]),
+        Gauge::new("retry", retry),
+        Gauge::new("dead", vec![topology.dead_queue()]),
+    ]
+}
+
+/// Polls the gauges' queues until `stop` is cancelled or the channel fails.
 pub async fn refresh(
     channel: Channel,
-    topology: Topology,
+    gauges: Vec<Gauge>,
     metrics: Metrics,
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let retry_queues: Vec<String> = (0..topology.retry_delays().len())
-        .map(|t| topology.retry_queue(t))
-        .collect();
     loop {
         let depths = async {
-            let work = ready(&channel, &topology.work_queue()).await?;
-            let mut retry = 0;
-            for q in &retry_queues {
-                retry += ready(&channel, q).await?;
+            let mut depths = Vec::with_capacity(gauges.len());
+            for gauge in &gauges {
+                let mut sum = 0u64;
+                for q in &gauge.queues {
+                    sum += u64::from(ready(&channel, q).await?);
+                }
+                depths.push(sum);
             }
-            let dead = ready(&channel, &topology.dead_queue()).await?;
-            Ok::<_, lapin::Error>((work, retry, dead))
+            Ok::<_, lapin::Error>(depths)
         };
         match depths.await {
-            Ok((work, retry, dead)) => {
-                let g = &metrics.queue_messages;
-                g.with_label_values(&["work"]).set(i64::from(work));
-                g.with_label_values(&["retry"]).set(i64::from(retry));
-                g.with_label_values(&["dead"]).set(i64::from(dead));
+            Ok(depths) => {
+                for (gauge, depth) in gauges.iter().zip(depths) {
+                    metrics
+                        .queue_messages
+                        .with_label_values(&[gauge.label])
+                        .set(i64::try_from(depth).unwrap_or(i64::MAX));
+                }
             }
             Err(error) => {
                 tracing::warn!(error = %error, "Cannot read queue depths; gauges stop until reconnect.");

@@ -6,6 +6,8 @@
 //! together are fanned out together: one read of the enabled endpoints and
 //! one insert for all their events.
 
+use crate::metrics::Metrics;
+use crate::queue_depth::{self, Gauge};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::forward::body::{body, line_keys, type_patterns, IncomingEvent};
@@ -36,6 +38,10 @@ pub struct FanOut {
     pub repo: Repository,
     /// Wakes the scheduler when there is something new to send.
     pub wake: Arc<Notify>,
+    /// Where the deliveries queue's depth is reported.
+    pub metrics: Metrics,
+    /// How often that depth is refreshed.
+    pub queue_metrics_interval: Duration,
 }
 
 impl FanOut {
@@ -55,6 +61,16 @@ impl FanOut {
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
         let queue = deliveries_queue(&self.topology);
+        // The queue's depth for this session (it exists now), stopped when it ends.
+        let gauges = CancellationToken::new();
+        let _stop_gauges = gauges.clone().drop_guard();
+        tokio::spawn(queue_depth::refresh(
+            connection.create_channel().await?,
+            vec![Gauge::new("deliveries", vec![queue.clone()])],
+            self.metrics.clone(),
+            self.queue_metrics_interval,
+            gauges,
+        ));
         let tag = format!("inlet-deliveries-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(

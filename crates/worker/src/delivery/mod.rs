@@ -1,7 +1,7 @@
 //! Forwarding to customers' endpoints: the delivery consumer.
 //!
 //! ```text
-//! {p}inlet.domain (topic) ──#──► {p}inlet.deliveries ──► fanout: one row per (event, endpoint)
+//! worker batch ──(default exchange)──► {p}inlet.deliveries ──► fanout: one row per (event, endpoint)
 //!                                                            │ wakes
 //!              forward_deliveries (next_attempt_at) ◄── scheduler: claim due rows (SKIP LOCKED),
 //!                                                       sign, POST, log the attempt, back off
@@ -56,6 +56,8 @@ impl Forwarder {
             batch_size: usize::from(settings.batch_size),
             repo: repo.clone(),
             wake: wake.clone(),
+            metrics: metrics.clone(),
+            queue_metrics_interval: Duration::from_secs(settings.queue_metrics_interval_secs),
         });
         let scheduler = Arc::new(Scheduler {
             repo,

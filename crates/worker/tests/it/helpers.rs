@@ -260,22 +260,29 @@ pub fn with_lock_timeout(url: &str, ms: u64) -> String {
     format!("{url}{sep}options=-c%20lock_timeout%3D{ms}")
 }
 
-/// A transaction on its own connection holding `LOCK TABLE messages IN
-/// ACCESS EXCLUSIVE MODE` until [`TableLock::release`].
+/// A transaction on its own connection holding `LOCK TABLE … IN ACCESS
+/// EXCLUSIVE MODE` until [`TableLock::release`].
 pub struct TableLock {
     client: tokio_postgres::Client,
 }
 
 impl TableLock {
-    /// Takes the lock.
+    /// Takes the lock on `messages`.
     pub async fn messages(db: &TestDb) -> Self {
+        Self::table(db, "messages").await
+    }
+
+    /// Takes the lock on `table`.
+    pub async fn table(db: &TestDb, table: &str) -> Self {
         let (client, connection) =
             tokio_postgres::connect(&db.settings.database_url, tokio_postgres::NoTls)
                 .await
                 .expect("lock connection");
         tokio::spawn(connection);
         client
-            .batch_execute("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+            ))
             .await
             .expect("table locked");
         TableLock { client }

@@ -2,6 +2,7 @@
 //! consumer and a receiver the test scripts, all over real HTTP and AMQP.
 
 mod delivery;
+mod depth;
 mod disable;
 mod events;
 mod from_worker;

@@ -90,6 +90,7 @@ impl Forwarding {
             forward: worker_policy,
             delivery,
             shutdown_timeout_secs: 5,
+            queue_metrics_interval_secs: 1,
             ..Settings::default()
         };
         let gateway = inlet_gateway::config::Settings {
