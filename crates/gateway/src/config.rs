@@ -61,6 +61,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `INLET_BODY_LIMIT_BYTES`: largest body accepted (Meta batches reach a few MB).
     pub body_limit_bytes: usize,
+    /// `INLET_BODY_TIMEOUT_MS`: how long a request's body may take to arrive
+    /// once its headers have (a body still arriving is answered 408).
+    pub body_timeout_ms: u64,
     /// `INLET_PUBLISH_TIMEOUT_MS`: how long to wait for the broker's confirm before answering 503.
     pub publish_timeout_ms: u64,
     /// `INLET_RETRY_AFTER_SECS`: the `Retry-After` sent with a 503.
@@ -137,6 +140,7 @@ impl Default for Settings {
             throttle_max_clients: 10_000,
             trust_forwarded_for: false,
             body_limit_bytes: 4 * 1024 * 1024,
+            body_timeout_ms: 15_000,
             publish_timeout_ms: 5_000,
             retry_after_secs: 5,
             publisher_channels: 4,
@@ -169,6 +173,9 @@ impl Settings {
         }
         if self.publishes_in_flight == 0 {
             return bad("INLET_PUBLISHES_IN_FLIGHT", "must be at least 1");
+        }
+        if self.body_timeout_ms == 0 {
+            return bad("INLET_BODY_TIMEOUT_MS", "must be at least 1");
         }
         if self.dedup_in_flight_ttl_secs == 0 {
             return bad("INLET_DEDUP_IN_FLIGHT_TTL_SECS", "must be at least 1");

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("body exceeds the size limit")]
     TooLarge,
+    /// The body did not arrive within the configured time.
+    #[error("body did not arrive in time")]
+    BodyTimeout,
     /// The content type is not JSON.
     #[error("content type must be application/json")]
     UnsupportedMediaType,
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Malformed => "malformed_body",
             ApiError::MissingHeader(_) => "missing_header",
             ApiError::TooLarge => "body_too_large",
+            ApiError::BodyTimeout => "body_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::Stale => "stale",
             ApiError::Malformed | ApiError::MissingHeader(_) => "malformed",
             ApiError::TooLarge => "too_large",
+            ApiError::BodyTimeout => "body_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::NotFound => "unknown_sender",
             ApiError::InFlight { .. } => "in_flight",
@@ -107,6 +112,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidSignature | ApiError::Stale => StatusCode::UNAUTHORIZED,
             ApiError::Malformed | ApiError::MissingHeader(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -17,7 +17,7 @@ use inlet_domain::signature::{standard, VerifyError};
 use inlet_domain::Provider;
 use serde_json::json;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Rejects a request whose content type is not JSON (`application/json` or `+json`).
 pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
@@ -38,12 +38,15 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the body, never more than `limit` bytes: a declared length over the
-/// limit is refused before reading, a stream that grows past it is cut off.
+/// Reads the body, never more than `limit` bytes and never for longer than
+/// `deadline`: a declared length over the limit is refused before reading, a
+/// stream that grows past it is cut off, and one that stalls is answered 408
+/// (a sender trickling bytes would otherwise hold its connection forever).
 pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    deadline: Duration,
 ) -> Result<web::Bytes, ApiError> {
     let declared = req
         .headers()
@@ -53,16 +56,28 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge);
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::Malformed)?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::TooLarge);
+    // A declared length is a hint, not yet a fact: reserve no more than a
+    // typical webhook up front, so an idle sender's claim costs little.
+    let reserve = declared.unwrap_or(8 * 1024).min(limit).min(INITIAL_RESERVE);
+    let mut body = web::BytesMut::with_capacity(reserve);
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::Malformed)?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)??;
     Ok(body.freeze())
 }
+
+/// The most body buffer reserved before any of the body has arrived.
+const INITIAL_RESERVE: usize = 64 * 1024;
 
 /// What a sender's route learnt from a verified body.
 pub struct Described {
@@ -105,7 +120,8 @@ pub async fn ingest(
     let client = client_ip(req, state.settings.trust_forwarded_for);
     refuse_if_throttled(state, client)?;
     require_json(req)?;
-    let body = read_body(req, payload, state.settings.body_limit_bytes).await?;
+    let deadline = Duration::from_millis(state.settings.body_timeout_ms);
+    let body = read_body(req, payload, state.settings.body_limit_bytes, deadline).await?;
     let now = Utc::now();
     match verify(&body, now) {
         Ok(format) => state

@@ -347,6 +347,33 @@ async fn a_slow_sender_does_not_stop_the_gateway_serving_others() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() {
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.body_limit_bytes = LIMIT;
+    settings.body_timeout_ms = 500;
+    let app = spawn_with(broker, settings).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).await.expect("connect");
+    stream
+        .write_all(b"POST /webhooks/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+        .await
+        .expect("write");
+    // Nothing more is sent: the gateway must answer and let the connection go.
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed within 5 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert_eq!(app.queued().await, 0);
+    assert_healthy(&app).await;
+    app.stop().await;
+}
+
 fn uuid_like() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()
