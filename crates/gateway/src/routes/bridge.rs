@@ -46,13 +46,14 @@ async fn receive(
                     .map(|()| "sha256")
                     .map_err(rejected)
             };
-            let describe = |body: &[u8]| {
+            let describe = |body: &[u8], _now| {
                 let peeked = peek::bridge(line.as_deref(), body)?;
                 Ok(Described {
                     dedup_key: peeked.dedup_key,
                     line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
                     line: peeked.line,
                     source: None,
+                    line_signature: Ok(()),
                 })
             };
             ingest(&req, payload, &state, Provider::Bridge, verify, describe).await

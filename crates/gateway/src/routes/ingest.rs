@@ -89,6 +89,9 @@ pub struct Described {
     pub source: Option<String>,
     /// The dedup key.
     pub dedup_key: String,
+    /// On a unified route, the check of the signature against the credentials
+    /// of the line the body names (`Ok` when there was nothing more to check).
+    pub line_signature: Result<(), ApiError>,
 }
 
 /// How an accepted request ended.
@@ -104,9 +107,10 @@ pub enum Outcome {
 pub trait Verify: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError> {}
 impl<F: FnOnce(&[u8], DateTime<Utc>) -> Result<&'static str, ApiError>> Verify for F {}
 
-/// What a sender reads from its verified body, which it checks is JSON.
-pub trait Describe: FnOnce(&[u8]) -> Result<Described, NotJson> {}
-impl<F: FnOnce(&[u8]) -> Result<Described, NotJson>> Describe for F {}
+/// What a sender reads from its verified body (received at `now`), which it
+/// checks is JSON.
+pub trait Describe: FnOnce(&[u8], DateTime<Utc>) -> Result<Described, NotJson> {}
+impl<F: FnOnce(&[u8], DateTime<Utc>) -> Result<Described, NotJson>> Describe for F {}
 
 /// Runs a webhook through every step, for `provider`.
 pub async fn ingest(
@@ -123,21 +127,17 @@ pub async fn ingest(
     let deadline = Duration::from_millis(state.settings.body_timeout_ms);
     let body = read_body(req, payload, state.settings.body_limit_bytes, deadline).await?;
     let now = Utc::now();
-    match verify(&body, now) {
-        Ok(format) => state
+    let verified = verify(&body, now).map(|format| {
+        state
             .metrics
             .signature_format
             .with_label_values(&[provider.as_str(), format])
-            .inc(),
-        Err(error) if state.settings.insecure_skip_signatures => {
-            tracing::debug!(provider = %provider, error = %error, "Signature check skipped (insecure mode).");
-        }
-        Err(error) => {
-            count_failure(state, client, &error);
-            return Err(error);
-        }
-    }
-    let described = describe(&body).map_err(|_| ApiError::Malformed)?;
+            .inc();
+    });
+    refuse_unless_signed(state, provider, client, verified)?;
+    let mut described = describe(&body, now).map_err(|_| ApiError::Malformed)?;
+    let line_signature = std::mem::replace(&mut described.line_signature, Ok(()));
+    refuse_unless_signed(state, provider, client, line_signature)?;
     let meta = EventMeta {
         provider,
         line: described.line,
@@ -149,6 +149,27 @@ pub async fn ingest(
         attempt: 1,
     };
     publish_once(state, meta, body).await
+}
+
+/// Passes a signature check that succeeded, or any in insecure mode; counts
+/// a failure against the client address and returns it.
+fn refuse_unless_signed(
+    state: &AppState,
+    provider: Provider,
+    client: Option<IpAddr>,
+    checked: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    match checked {
+        Ok(()) => Ok(()),
+        Err(error) if state.settings.insecure_skip_signatures => {
+            tracing::debug!(provider = %provider, error = %error, "Signature check skipped (insecure mode).");
+            Ok(())
+        }
+        Err(error) => {
+            count_failure(state, client, &error);
+            Err(error)
+        }
+    }
 }
 
 /// Hands the event to the intake (claim, publish with confirm, mark done,

@@ -110,18 +110,21 @@ async fn accept(
     let result = match creds {
         None => Err(ApiError::NotFound),
         Some(creds) => {
-            let verify = |body: &[u8], now| {
+            let check = |creds: &MetaCreds, body: &[u8], now| {
                 meta::verify(
                     header_str(&req, "x-hub-signature-256"),
                     body,
                     &creds.secrets,
                     now,
                 )
-                .map(|()| "sha256")
                 .map_err(rejected)
             };
-            let describe = |body: &[u8]| {
+            let verify = |body: &[u8], now| check(creds, body, now).map(|()| "sha256");
+            let describe = |body: &[u8], now| {
                 let peeked = peek::meta(body)?;
+                let line_signature = registry
+                    .named_line(line.as_deref(), peeked.line.as_deref())
+                    .map_or(Ok(()), |own| check(own, body, now));
                 // The URL names the line when there is one; else a batch that
                 // names a single phone_number_id does.
                 let line = line.clone().or(peeked.line);
@@ -130,6 +133,7 @@ async fn accept(
                     line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
                     line,
                     source: None,
+                    line_signature,
                 })
             };
             ingest(&req, payload, &state, Provider::Meta, verify, describe).await

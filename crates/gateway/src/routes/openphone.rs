@@ -10,6 +10,7 @@ use super::ingest::{header_str, ingest, record, rejected, Described};
 use super::standard::{headers as standard_headers, unsigned};
 use crate::error::ApiError;
 use crate::peek;
+use crate::senders::OpenPhoneCreds;
 use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use inlet_domain::signature::{openphone, standard};
@@ -90,31 +91,33 @@ async fn receive(
             let scheme = detect(|h| req.headers().contains_key(h));
             let (hdrs, _) = standard_headers(&req);
             let tolerance = state.senders.tolerance;
-            let verify = |body: &[u8], now| {
-                match scheme {
-                    Scheme::Legacy => openphone::verify(
-                        header_str(&req, openphone::HEADER),
-                        body,
-                        &creds.keys,
-                        now,
-                        tolerance,
-                    ),
-                    Scheme::Standard => {
-                        unsigned(&hdrs)?;
-                        standard::verify(&hdrs, body, &creds.secrets, now, tolerance)
-                    }
+            let check = |creds: &OpenPhoneCreds, body: &[u8], now| match scheme {
+                Scheme::Legacy => openphone::verify(
+                    header_str(&req, openphone::HEADER),
+                    body,
+                    &creds.keys,
+                    now,
+                    tolerance,
+                )
+                .map_err(rejected),
+                Scheme::Standard => {
+                    unsigned(&hdrs)?;
+                    standard::verify(&hdrs, body, &creds.secrets, now, tolerance).map_err(rejected)
                 }
-                .map(|()| scheme.label())
-                .map_err(rejected)
             };
-            let describe = |body: &[u8]| {
+            let verify = |body: &[u8], now| check(creds, body, now).map(|()| scheme.label());
+            let describe = |body: &[u8], now| {
                 let peeked = peek::openphone(body, hdrs.id)?;
+                let line_signature = registry
+                    .named_line(line.as_deref(), peeked.line.as_deref())
+                    .map_or(Ok(()), |own| check(own, body, now));
                 let line = line.clone().or(peeked.line);
                 Ok(Described {
                     dedup_key: peeked.dedup_key,
                     line_unknown: line.as_deref().is_some_and(|l| registry.is_unknown(l)),
                     line,
                     source: None,
+                    line_signature,
                 })
             };
             ingest(&req, payload, &state, Provider::OpenPhone, verify, describe).await

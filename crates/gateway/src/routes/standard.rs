@@ -61,13 +61,14 @@ pub async fn receive(
                     .map(|()| if svix { "svix" } else { "standard" })
                     .map_err(rejected)
             };
-            let describe = |body: &[u8]| {
+            let describe = |body: &[u8], _now| {
                 let peeked = peek::standard(&source, hdrs.id, body)?;
                 Ok(Described {
                     line: peeked.line,
                     line_unknown: false,
                     dedup_key: peeked.dedup_key,
                     source: Some(source.clone()),
+                    line_signature: Ok(()),
                 })
             };
             ingest(&req, payload, &state, Provider::Standard, verify, describe).await

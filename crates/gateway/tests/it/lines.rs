@@ -3,7 +3,7 @@
 
 use crate::helpers::{
     meta_text, now_secs, openphone_legacy_signature, openphone_message, spawn_with, test_settings,
-    unique, TestApp,
+    unique, TestApp, META_SECRET,
 };
 use inlet_domain::settings::Secret;
 use inlet_domain::signature::meta::{sign, MetaSecret};
@@ -14,6 +14,9 @@ use inlet_testkit::TestBroker;
 const LINE: &str = "106540352242922";
 const LINE_SECRET: &str = "line-own-app-secret";
 const LINE_TOKEN: &str = "line-own-verify-token";
+/// A second Meta line, another app with a secret of its own.
+const OTHER: &str = "209876543210987";
+const OTHER_SECRET: &str = "other-line-app-secret";
 
 async fn app_with_lines() -> TestApp {
     let broker = TestBroker::new().await.expect("broker");
@@ -28,6 +31,13 @@ async fn app_with_lines() -> TestApp {
             ..LineConfig::default()
         },
         LineConfig {
+            id: OTHER.into(),
+            provider: Some(Provider::Meta),
+            app_secret: Secret::new(OTHER_SECRET),
+            verify_token: Secret::new("other-line-verify-token"),
+            ..LineConfig::default()
+        },
+        LineConfig {
             id: "PNknown".into(),
             provider: Some(Provider::OpenPhone),
             ..LineConfig::default()
@@ -37,7 +47,17 @@ async fn app_with_lines() -> TestApp {
 }
 
 fn line_signature(body: &[u8]) -> String {
-    sign(&MetaSecret::new(LINE_SECRET, None).expect("secret"), body)
+    signed_by(LINE_SECRET, body)
+}
+
+fn signed_by(secret: &str, body: &[u8]) -> String {
+    sign(&MetaSecret::new(secret, None).expect("secret"), body)
+}
+
+/// A Meta text message on the line whose `phone_number_id` is `line`.
+fn meta_text_on(line: &str) -> Vec<u8> {
+    let body = String::from_utf8(meta_text(&unique("wamid."), "hello")).expect("UTF-8");
+    body.replace(LINE, line).into_bytes()
 }
 
 #[tokio::test]
@@ -123,5 +143,40 @@ async fn the_unified_meta_url_accepts_a_line_secret_and_reads_the_line_from_the_
     let (meta, _) = app.next_event().await;
     assert_eq!(meta.line.as_deref(), Some(LINE));
     assert!(!meta.line_unknown);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_unified_meta_url_refuses_one_lines_secret_for_another_lines_event() {
+    let app = app_with_lines().await;
+    let post = |body: Vec<u8>, secret: &'static str| {
+        let app = &app;
+        async move {
+            let sig = signed_by(secret, &body);
+            let res = app
+                .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+                .await;
+            res.status().as_u16()
+        }
+    };
+    // Signed by the first line's app, naming the second line: refused.
+    assert_eq!(post(meta_text_on(OTHER), LINE_SECRET).await, 401);
+    // Signed by the provider-wide secret, naming a line with a secret of its
+    // own: refused too, as the line's own URL would.
+    assert_eq!(post(meta_text_on(OTHER), META_SECRET).await, 401);
+    assert_eq!(app.queued().await, 0);
+
+    // Each line's own secret for its own events, and any secret for a line
+    // that is not configured (published, marked unknown).
+    assert_eq!(post(meta_text_on(OTHER), OTHER_SECRET).await, 200);
+    let (meta, _) = app.next_event().await;
+    assert_eq!(meta.line.as_deref(), Some(OTHER));
+    assert_eq!(
+        post(meta_text_on("301112223334445"), LINE_SECRET).await,
+        200
+    );
+    let (meta, _) = app.next_event().await;
+    assert_eq!(meta.line.as_deref(), Some("301112223334445"));
+    assert!(meta.line_unknown);
     app.stop().await;
 }
