@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use serde_json::Value;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -196,8 +197,20 @@ pub async fn fan_out<C: GenericClient>(
                 &max_attempts,
             ],
         )
-        .await?;
+        .await
+        .map_err(endpoint_gone_is_a_conflict)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// An endpoint deleted between the read of the enabled endpoints and the
+/// insert fails the insert's foreign key. That is a race, not bad data: the
+/// next attempt reads the endpoints again and fans out to those still there.
+fn endpoint_gone_is_a_conflict(e: tokio_postgres::Error) -> RepoError {
+    if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        RepoError::Conflict(e)
+    } else {
+        e.into()
+    }
 }
 
 /// Creates a delivery of a test event to one endpoint (one attempt only).

@@ -4,6 +4,7 @@
 mod delivery;
 mod depth;
 mod disable;
+mod endpoint_gone;
 mod events;
 mod from_worker;
 mod limits;
