@@ -90,8 +90,11 @@ async fn serve() -> anyhow::Result<()> {
         );
         shutdown.cancel();
     }
+    // The other server drains (and the ingest one closes its broker
+    // connection) before any error of the first is returned.
+    let rest = other.await;
     first.1??;
-    other.await??;
+    rest??;
     tracing::info!("Gateway stopped.");
     Ok(())
 }
