@@ -49,11 +49,15 @@ UPDATE forward_deliveries d
 RETURNING d.id, d.endpoint_id, d.event_id, d.payload, d.attempts, d.max_attempts, e.url,
           e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END";
 
+// A delivered row stays delivered: a worker whose lease ran out while it
+// was sending (a stalled database, say) may record its attempt after another
+// worker has delivered the event; its attempt is logged, but it must not send
+// the delivery back to `retrying` (and the event out a third time).
 const UPDATE_DELIVERY: &str = "
 UPDATE forward_deliveries
    SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL,
        last_status_code = $5, last_error = $6, updated_at = now()
- WHERE id = $1";
+ WHERE id = $1 AND status <> 'delivered'";
 
 const INSERT_ATTEMPT: &str = "
 INSERT INTO forward_delivery_attempts (delivery_id, attempt, attempted_at, status_code,
