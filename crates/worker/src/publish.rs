@@ -1,7 +1,8 @@
 //! Publishes stored events downstream as [`PublishedEvent`] JSON on the
 //! `inlet.domain` topic exchange, routing key = event type (one message per
 //! event, or per event type and batch when packed), and a batch's events
-//! together, as one message, to the forwarding deliveries queue.
+//! together, as one message (a few, when large), to the forwarding
+//! deliveries queue.
 //!
 //! Called by the consumer after the commit and before the ack: if a publish
 //! fails the delivery is requeued, storage absorbs the redelivery and the
@@ -81,6 +82,38 @@ pub fn json_list<'a>(events: impl IntoIterator<Item = &'a Outgoing> + Clone) -> 
     body
 }
 
+/// Most bytes in one list message (forwarding, packed domain events). RabbitMQ
+/// closes the channel of a publish larger than its `max_message_size` (16 MiB
+/// by default since 4.0), which would requeue the batch again and again; a
+/// batch of large webhooks can hold far more. An event larger than this
+/// still goes, alone.
+pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Splits events, in their order, into runs whose [`json_list`] stays within
+/// `max` bytes (an event too large for any run gets one of its own).
+pub fn runs<'a>(
+    events: impl IntoIterator<Item = &'a Outgoing>,
+    max: usize,
+) -> Vec<Vec<&'a Outgoing>> {
+    let mut runs: Vec<Vec<&Outgoing>> = Vec::new();
+    // A list is `[`, then each event followed by `,` or the closing `]`.
+    let mut bytes = 0;
+    for event in events {
+        let size = event.body.len() + 1;
+        match runs.last_mut() {
+            Some(run) if bytes + size <= max => {
+                run.push(event);
+                bytes += size;
+            }
+            _ => {
+                runs.push(vec![event]);
+                bytes = 1 + size;
+            }
+        }
+    }
+    runs
+}
+
 /// A batch's events grouped by type, each group in the batch's order, the
 /// groups in the order their first event came.
 pub fn by_type(events: &[Outgoing]) -> Vec<(&str, Vec<&Outgoing>)> {
@@ -127,13 +160,18 @@ fn domain_messages<'a>(
         // Consumers deduplicate on each event's `id`, as they do unpacked.
         DomainEvents::Packed => by_type(events)
             .into_iter()
-            .map(|(event_type, group)| {
+            .flat_map(|(event_type, group)| {
+                runs(group, MAX_LIST_BYTES)
+                    .into_iter()
+                    .map(move |run| (event_type, run))
+            })
+            .map(|(event_type, run)| {
                 let mut headers = FieldTable::default();
-                let count = u32::try_from(group.len()).unwrap_or(u32::MAX);
+                let count = u32::try_from(run.len()).unwrap_or(u32::MAX);
                 headers.insert(H_EVENTS.into(), AMQPValue::LongUInt(count));
                 DomainMessage {
                     routing_key: event_type,
-                    body: Cow::Owned(json_list(group.iter().copied())),
+                    body: Cow::Owned(json_list(run.iter().copied())),
                     properties: persistent_json
                         .clone()
                         .with_type(event_type.into())
@@ -145,7 +183,8 @@ fn domain_messages<'a>(
 }
 
 /// Publishes the batch's events on the domain exchange `exchange` as `mode`
-/// says, and the batch as one message to the forwarding queue, then waits
+/// says, and the batch as one message to the forwarding queue (more, when it
+/// is larger than [`MAX_LIST_BYTES`]), then waits
 /// for all the confirms at once (one confirm wait per batch, not one per
 /// event).
 ///
@@ -167,18 +206,23 @@ pub async fn announce(
         let persistent_json = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
-        let forwarding = json_list(events);
+        let forwarding: Vec<Vec<u8>> = runs(events, MAX_LIST_BYTES)
+            .into_iter()
+            .map(|run| json_list(run.iter().copied()))
+            .collect();
         let mut domain = domain_messages(mode, events, &persistent_json);
         // Started together: each publish resolves only once lapin's I/O loop
         // has written it, so awaiting them one by one would cost a hand-off
         // to that thread per event, and mostly a socket write each.
-        let to_forwarding = channel.basic_publish(
-            "",
-            forwarding_queue,
-            BasicPublishOptions::default(),
-            &forwarding,
-            persistent_json.clone(),
-        );
+        let to_forwarding = forwarding.iter().map(|list| {
+            channel.basic_publish(
+                "",
+                forwarding_queue,
+                BasicPublishOptions::default(),
+                list,
+                persistent_json.clone(),
+            )
+        });
         // Each message's properties move into its publish (the body stays
         // here, borrowed until the publish is written): no copy per event.
         let to_domain = domain.iter_mut().map(|message| {
@@ -195,7 +239,7 @@ pub async fn announce(
                 std::mem::take(properties),
             )
         });
-        let confirms = try_join_all(std::iter::once(to_forwarding).chain(to_domain)).await?;
+        let confirms = try_join_all(to_forwarding.chain(to_domain)).await?;
         for confirmation in join_all(confirms).await {
             match confirmation? {
                 Confirmation::Ack(_) => {}
@@ -213,7 +257,7 @@ pub async fn announce(
 
 #[cfg(test)]
 mod tests {
-    use super::{by_type, json_list, published, Outgoing};
+    use super::{by_type, json_list, published, runs, Outgoing};
     use chrono::{DateTime, Utc};
     use inlet_domain::envelope::EventMeta;
     use inlet_domain::event::{Direction, DomainEvent, EventBody, Message, PublishedEvent};
@@ -281,6 +325,41 @@ mod tests {
         assert_eq!(outgoing[1].id, as_list[1].id);
         assert_eq!(outgoing[1].correlation_id, "c");
         assert_eq!(outgoing[1].event_type, "message.received");
+    }
+
+    #[test]
+    fn large_batches_split_into_lists_within_the_limit_in_their_order() {
+        let meta = meta();
+        let events: Vec<Outgoing> = (0..10)
+            .map(|i| {
+                let body = "x".repeat(if i == 4 { 3_000 } else { 200 });
+                Outgoing::encode(&meta, &text(&format!("wamid.{i}"), &body)).expect("encodes")
+            })
+            .collect();
+        let max = 1_500;
+        let split = runs(&events, max);
+        // Every event, once, in order; every list within the limit but the
+        // one event larger than it, which travels alone.
+        let ids: Vec<&str> = split.iter().flatten().map(|e| e.id.as_str()).collect();
+        let want: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, want);
+        for run in &split {
+            let list = json_list(run.iter().copied());
+            let parsed: Vec<serde_json::Value> =
+                serde_json::from_slice(&list).expect("a JSON list");
+            assert_eq!(parsed.len(), run.len());
+            assert!(list.len() <= max || run.len() == 1, "{} bytes", list.len());
+        }
+        assert!(split
+            .iter()
+            .any(|r| r.len() == 1 && r[0].id == events[4].id));
+        assert!(split.len() > 2, "{} lists", split.len());
+        // Under the limit, one list.
+        assert_eq!(runs(&events, usize::MAX).len(), 1);
+        // A list exactly at the limit is kept whole.
+        let exact = json_list(&events[..2]).len();
+        assert_eq!(runs(&events[..2], exact).len(), 1);
+        assert_eq!(runs(&events[..2], exact - 1).len(), 2);
     }
 
     #[test]
