@@ -9,7 +9,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 // Creates the contact if it is new; a decision older than the one stored
-// changes nothing, so redeliveries and late arrivals are harmless.
+// changes nothing, so redeliveries and late arrivals are harmless. Two
+// decisions of the same second (Meta's timestamps are whole seconds) are
+// ordered too, so that the outcome never depends on which came last: an
+// opt-out before an opt-in, then the higher message id (`consent_order` is
+// the same order in Rust, for the decisions of one batch).
 const APPLY_CONSENTS: &str = "
 INSERT INTO contacts (provider, address, opted_out, consent_changed_at, consent_keyword,
                       consent_message_id)
@@ -23,7 +27,10 @@ ON CONFLICT (provider, address) DO UPDATE
        consent_message_id = EXCLUDED.consent_message_id,
        updated_at = now()
  WHERE contacts.consent_changed_at IS NULL
-    OR contacts.consent_changed_at <= EXCLUDED.consent_changed_at";
+    OR (contacts.consent_changed_at, contacts.opted_out,
+        COALESCE(contacts.consent_message_id, '') COLLATE \"C\")
+       <= (EXCLUDED.consent_changed_at, EXCLUDED.opted_out,
+           EXCLUDED.consent_message_id COLLATE \"C\")";
 
 const UPSERT_PROVIDER_CONTACTS: &str = "
 INSERT INTO provider_contacts (provider, provider_contact_id, deleted, data, changed_at)
@@ -50,7 +57,7 @@ pub async fn apply_consents(
     let mut newest: BTreeMap<&str, &ConsentChange> = BTreeMap::new();
     for c in changes {
         let entry = newest.entry(c.address.as_str()).or_insert(c);
-        if c.occurred_at >= entry.occurred_at {
+        if consent_order(c) >= consent_order(entry) {
             *entry = c;
         }
     }
@@ -77,6 +84,12 @@ pub async fn apply_consents(
     )
     .await?;
     Ok(())
+}
+
+/// Which of two consent decisions stands: the newer; in the same instant an
+/// opt-out; then the higher message id (byte order, as `COLLATE "C"`).
+fn consent_order(c: &ConsentChange) -> (DateTime<Utc>, bool, &[u8]) {
+    (c.occurred_at, c.opted_out, c.provider_message_id.as_bytes())
 }
 
 /// Stores provider contact records in one statement; only newer changes apply.

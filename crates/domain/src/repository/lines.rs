@@ -8,7 +8,8 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-// Only a change at least as new as the stored one applies.
+// Only a change at least as new as the stored one applies; two of the same
+// instant are ordered by status (byte order), never by which came last.
 const UPSERT_LINE_STATUS: &str = "
 INSERT INTO line_status (provider, line_id, status, changed_at, data)
 SELECT $1, t.line, t.status, t.changed_at, t.data
@@ -19,7 +20,8 @@ ON CONFLICT (provider, line_id) DO UPDATE
        changed_at = EXCLUDED.changed_at,
        data = EXCLUDED.data,
        updated_at = now()
- WHERE line_status.changed_at <= EXCLUDED.changed_at";
+ WHERE (line_status.changed_at, line_status.status COLLATE \"C\")
+       <= (EXCLUDED.changed_at, EXCLUDED.status COLLATE \"C\")";
 
 const INSERT_ACCOUNT_EVENTS: &str = "
 INSERT INTO account_events (provider, line_id, field, event, event_key, occurred_at, data)
@@ -40,7 +42,7 @@ pub async fn upsert_line_status(
     let mut newest: BTreeMap<&str, &LineStatus> = BTreeMap::new();
     for (line, s) in changes {
         let entry = newest.entry(line).or_insert(s);
-        if s.occurred_at >= entry.occurred_at {
+        if (s.occurred_at, s.status.as_bytes()) >= (entry.occurred_at, entry.status.as_bytes()) {
             *entry = s;
         }
     }

@@ -9,9 +9,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 // An older event arriving after a newer one changes nothing; a removal
-// (emoji NULL) is stored as a row without an emoji. Events are ordered by
-// time only: Meta gives a reaction and its removal the same id (and often the
-// same second), so on a tie the event processed last wins.
+// (emoji NULL) is stored as a row without an emoji. Meta gives a reaction and
+// its removal the same id and often the same second, so events of the same
+// instant are ordered too, never by which came last (a redelivered reaction
+// must not undo its removal): a removal after a reaction, then by emoji and
+// event id in byte order (`reaction_order`, the same order in Rust).
 const UPSERT_REACTIONS: &str = "
 INSERT INTO reactions (provider, target_message_id, reactor, emoji, provider_event_id,
                        reacted_at, raw)
@@ -24,7 +26,10 @@ ON CONFLICT (provider, target_message_id, reactor) DO UPDATE
        reacted_at = EXCLUDED.reacted_at,
        raw = EXCLUDED.raw,
        updated_at = now()
- WHERE reactions.reacted_at <= EXCLUDED.reacted_at";
+ WHERE (reactions.reacted_at, reactions.emoji IS NULL,
+        COALESCE(reactions.emoji, '') COLLATE \"C\", reactions.provider_event_id COLLATE \"C\")
+       <= (EXCLUDED.reacted_at, EXCLUDED.emoji IS NULL,
+           COALESCE(EXCLUDED.emoji, '') COLLATE \"C\", EXCLUDED.provider_event_id COLLATE \"C\")";
 
 /// Stores a batch of reactions in one statement.
 ///
@@ -42,7 +47,7 @@ pub async fn upsert_reactions(
     for r in reactions {
         let key = (r.target_message_id.as_str(), r.from_address.as_str());
         let entry = newest.entry(key).or_insert(r);
-        if r.occurred_at >= entry.occurred_at {
+        if reaction_order(r) >= reaction_order(entry) {
             *entry = r;
         }
     }
@@ -68,4 +73,15 @@ pub async fn upsert_reactions(
     )
     .await?;
     Ok(())
+}
+
+/// Which of two reaction events stands: the newer; in the same instant a
+/// removal; then by emoji and event id (byte order, as `COLLATE "C"`).
+fn reaction_order(r: &Reaction) -> (DateTime<Utc>, bool, &[u8], &[u8]) {
+    (
+        r.occurred_at,
+        r.emoji.is_none(),
+        r.emoji.as_deref().unwrap_or("").as_bytes(),
+        r.provider_event_id.as_bytes(),
+    )
 }

@@ -4,9 +4,10 @@
 use crate::helpers::envelope;
 use chrono::{DateTime, Utc};
 use inlet_domain::event::{
-    AccountEvent, Call, ContactChange, DeliveryState, Direction, DomainEvent, EventBody,
-    LineStatus, Message, Reaction, StatusUpdate,
+    AccountEvent, Call, ConsentChange, ContactChange, DeliveryState, Direction, DomainEvent,
+    EventBody, LineStatus, Message, Reaction, StatusUpdate,
 };
+use inlet_domain::repository::apply_consents;
 use inlet_domain::Provider;
 use inlet_testkit::TestDb;
 use inlet_worker::handlers::apply;
@@ -262,4 +263,102 @@ async fn provider_contacts_and_account_events_are_stored_once() {
     assert!(deleted, "an older update must not revive a deleted contact");
     let accounts: i64 = one(&db, "SELECT count(*) FROM account_events").await;
     assert_eq!(accounts, 1);
+}
+
+/// A reaction event by `reactor` on one message.
+fn reaction_by(reactor: &str, id: &str, emoji: Option<&str>, secs: i64) -> DomainEvent {
+    event(
+        Provider::Meta,
+        EventBody::Reaction(Reaction {
+            provider_event_id: id.into(),
+            target_message_id: "wamid.target".into(),
+            from_address: reactor.into(),
+            emoji: emoji.map(str::to_owned),
+            occurred_at: at(secs),
+            raw: json!({}),
+        }),
+    )
+}
+
+fn consent(address: &str, id: &str, opted_out: bool, secs: i64) -> ConsentChange {
+    ConsentChange {
+        address: address.into(),
+        opted_out,
+        keyword: if opted_out { "STOP" } else { "START" }.into(),
+        provider_message_id: id.into(),
+        occurred_at: at(secs),
+    }
+}
+
+async fn record_consents(db: &TestDb, changes: &[&ConsentChange]) {
+    let mut client = db.client().await.expect("client");
+    let tx = client.transaction().await.expect("transaction");
+    apply_consents(&tx, Provider::Meta, changes)
+        .await
+        .expect("consents applied");
+    tx.commit().await.expect("commit");
+}
+
+// Meta's timestamps are whole seconds, so two decisions often share one; a
+// redelivery (the ack lost after the commit) must not then undo the later.
+#[tokio::test]
+async fn decisions_of_the_same_second_end_the_same_in_any_order_and_after_a_redelivery() {
+    let db = TestDb::new().await.expect("db");
+    // STOP and START in one second, one or two batches, either order, with
+    // either redelivered: an opt-out every time.
+    let cases: [(&str, &[&[bool]]); 6] = [
+        ("a1", &[&[true], &[false]]),
+        ("a2", &[&[false], &[true]]),
+        ("a3", &[&[true], &[false], &[true], &[false]]),
+        ("a4", &[&[false], &[true], &[false]]),
+        ("a5", &[&[true, false]]),
+        ("a6", &[&[false, true]]),
+    ];
+    for (address, batches) in cases {
+        let stop = consent(address, "wamid.stop", true, 5);
+        let start = consent(address, "wamid.start", false, 5);
+        for batch in batches {
+            let changes: Vec<&ConsentChange> = batch
+                .iter()
+                .map(|&out| if out { &stop } else { &start })
+                .collect();
+            record_consents(&db, &changes).await;
+        }
+        let sql = format!("SELECT opted_out FROM contacts WHERE address = '{address}'");
+        assert!(one::<bool>(&db, &sql).await, "{address}: {batches:?}");
+    }
+    // A later opt-in still wins.
+    record_consents(&db, &[&consent("a1", "wamid.later", false, 6)]).await;
+    let opted_out: bool = one(&db, "SELECT opted_out FROM contacts WHERE address = 'a1'").await;
+    assert!(!opted_out);
+
+    // A reaction and its removal (same id, same second): removed in either
+    // order, one batch or two, and after the reaction is redelivered.
+    let orders: [(&str, &[&[bool]]); 5] = [
+        ("r1", &[&[true], &[false]]),
+        ("r2", &[&[false], &[true]]),
+        ("r3", &[&[true], &[false], &[true]]),
+        ("r4", &[&[true, false]]),
+        ("r5", &[&[false, true]]),
+    ];
+    for (reactor, batches) in orders {
+        for batch in batches {
+            let events: Vec<DomainEvent> = batch
+                .iter()
+                .map(|&added| reaction_by(reactor, "wamid.r", added.then_some("👍"), 5))
+                .collect();
+            store(&db, Provider::Meta, &events).await;
+        }
+        let sql = format!("SELECT emoji FROM reactions WHERE reactor = '{reactor}'");
+        let emoji: Option<String> = one(&db, &sql).await;
+        assert_eq!(emoji, None, "{reactor}: {batches:?}");
+    }
+
+    // Two line states of one instant: the same one stands in either order.
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Bridge, &[line("connected", 7)]).await;
+    store(&db, Provider::Bridge, &[line("disconnected", 7)]).await;
+    store(&db, Provider::Bridge, &[line("connected", 7)]).await;
+    let status: String = one(&db, "SELECT status FROM line_status WHERE line_id = 'L1'").await;
+    assert_eq!(status, "disconnected");
 }
