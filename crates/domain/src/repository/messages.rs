@@ -7,7 +7,8 @@ use crate::provider::Provider;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio_postgres::types::ToSql;
 
 // Most messages come from contacts already stored as they are: one index probe
 // per address finds them, and only the others go through the statement below.
@@ -85,16 +86,46 @@ LEFT JOIN LATERAL (
 ON CONFLICT (provider, provider_message_id) DO NOTHING
 RETURNING provider_message_id";
 
-// A transaction-scoped advisory lock per message id, taken in a fixed order.
-// A message and a status for it handled at the same moment by two workers
-// would otherwise each miss the other's uncommitted row (the status finds no
+// Transaction-scoped advisory locks serialise work on one message: a message
+// and a status for it handled at the same moment by two workers would
+// otherwise each miss the other's uncommitted row (the status finds no
 // message to update, the message finds no status to apply).
+//
+// Advisory locks live in PostgreSQL's shared lock table (about
+// `max_locks_per_transaction` x connections entries for the whole server), so
+// their number per transaction is bounded. Ids hash into `BUCKETS` buckets. A
+// batch of at most `FINE_LIMIT` ids takes each of its buckets shared, then a
+// lock per id (so batches without a common id go on side by side); a larger
+// batch (a Meta webhook may carry a thousand statuses) takes its buckets
+// exclusively instead, at most `BUCKETS` locks, and waits for, or holds off,
+// every batch with an id in them. Buckets come first and in order, then ids
+// in order, so no two transactions wait for each other.
+
+/// The first key of the bucket locks (the two-key form never meets the
+/// one-key form of the per-id locks).
+const BUCKET_CLASS: i32 = 0x696e_6c74;
+/// Buckets ids hash into (a power of two).
+const BUCKETS: i64 = 256;
+/// Most distinct ids locked one by one.
+const FINE_LIMIT: usize = 256;
+
+const LOCK_BUCKETS_SHARED: &str = "
+SELECT count(pg_advisory_xact_lock_shared($3, b.bucket))
+FROM (SELECT DISTINCT (hashtextextended($1 || ':' || u.id, 0) & $4)::int4 AS bucket
+      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b";
+
+const LOCK_BUCKETS_EXCLUSIVE: &str = "
+SELECT count(pg_advisory_xact_lock($3, b.bucket))
+FROM (SELECT DISTINCT (hashtextextended($1 || ':' || u.id, 0) & $4)::int4 AS bucket
+      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b";
+
 const LOCK_MESSAGES: &str = "
 SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || ids.id, 0)))
 FROM (SELECT DISTINCT id FROM UNNEST($2::text[]) AS u(id) ORDER BY id) AS ids";
 
-/// Serialises work on the given messages until the transaction ends (one
-/// statement for the whole batch).
+/// Serialises work on the given messages until the transaction ends, with at
+/// most 512 advisory locks however many ids there are (one round trip for
+/// the whole batch).
 pub async fn lock_messages(
     tx: &Transaction<'_>,
     provider: Provider,
@@ -103,8 +134,24 @@ pub async fn lock_messages(
     if ids.is_empty() {
         return Ok(());
     }
-    let stmt = tx.prepare_cached(LOCK_MESSAGES).await?;
-    tx.query_one(&stmt, &[&provider.as_str(), &ids]).await?;
+    let distinct: BTreeSet<&str> = ids.iter().copied().collect();
+    let ids: Vec<&str> = distinct.into_iter().collect();
+    let provider = provider.as_str();
+    let mask = BUCKETS - 1;
+    let buckets: [&(dyn ToSql + Sync); 4] = [&provider, &ids, &BUCKET_CLASS, &mask];
+    if ids.len() > FINE_LIMIT {
+        let stmt = tx.prepare_cached(LOCK_BUCKETS_EXCLUSIVE).await?;
+        tx.query_one(&stmt, &buckets).await?;
+        return Ok(());
+    }
+    let shared = tx.prepare_cached(LOCK_BUCKETS_SHARED).await?;
+    let each = tx.prepare_cached(LOCK_MESSAGES).await?;
+    let per_id: [&(dyn ToSql + Sync); 2] = [&provider, &ids];
+    // Sent together (polled in this order) and run in order: one round trip.
+    futures::try_join!(
+        tx.query_one(&shared, &buckets),
+        tx.query_one(&each, &per_id)
+    )?;
     Ok(())
 }
 

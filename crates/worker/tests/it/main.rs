@@ -10,6 +10,7 @@ mod forwarding;
 mod handlers;
 mod helpers;
 mod idempotency;
+mod locks;
 mod meta_fixtures;
 mod metrics;
 mod migrations;
