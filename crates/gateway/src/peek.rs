@@ -15,6 +15,9 @@ const MAX_ID_LEN: usize = 128;
 pub struct Peeked {
     /// The line the body names, if any.
     pub line: Option<String>,
+    /// Every line the body names, each once (a Meta batch may name several;
+    /// the worker stores each change under its own).
+    pub lines: Vec<String>,
     /// The dedup key.
     pub dedup_key: String,
 }
@@ -38,13 +41,16 @@ const META_LINES: Path = &[
 /// names the same one; the key is the body's hash.
 pub fn meta(body: &[u8]) -> Result<Peeked, NotJson> {
     let picked = pick(body, &[META_LINES])?;
-    let mut lines = picked.all(0);
-    let line = lines
-        .next()
-        .filter(|first| lines.all(|l| l == *first))
-        .map(str::to_owned);
+    let mut lines: Vec<String> = picked.all(0).map(str::to_owned).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let line = match lines.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    };
     Ok(Peeked {
         line,
+        lines,
         dedup_key: meta_key(body),
     })
 }
@@ -70,6 +76,7 @@ pub fn openphone(body: &[u8], webhook_id: Option<&str>) -> Result<Peeked, NotJso
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     Ok(Peeked {
+        lines: line.iter().cloned().collect(),
         line,
         dedup_key: openphone_key(picked.one(0), webhook_id, body),
     })
@@ -93,6 +100,7 @@ pub fn bridge(line: Option<&str>, body: &[u8]) -> Result<Peeked, NotJson> {
     let picked = pick(body, &[BRIDGE_MESSAGE_ID, BRIDGE_EVENT_TYPE])?;
     Ok(Peeked {
         line: line.map(str::to_owned),
+        lines: Vec::new(),
         dedup_key: bridge_key(line, picked.one(1), picked.one(0), body),
     })
 }
@@ -122,6 +130,7 @@ pub fn standard(source: &str, webhook_id: Option<&str>, body: &[u8]) -> Result<P
     pick(body, &[])?;
     Ok(Peeked {
         line: None,
+        lines: Vec::new(),
         dedup_key: standard_key(source, webhook_id, body),
     })
 }
@@ -191,6 +200,12 @@ mod tests {
             Some("106")
         );
         assert_eq!(meta(&meta_batch(&["106", "107"])).expect("JSON").line, None);
+        assert_eq!(
+            meta(&meta_batch(&["107", "106", "107"]))
+                .expect("JSON")
+                .lines,
+            ["106", "107"]
+        );
         assert_eq!(meta(&meta_batch(&[])).expect("JSON").line, None);
         assert!(meta(b"{\"entry\": [").is_err());
     }

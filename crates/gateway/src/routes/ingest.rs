@@ -89,8 +89,8 @@ pub struct Described {
     pub source: Option<String>,
     /// The dedup key.
     pub dedup_key: String,
-    /// On a unified route, the check of the signature against the credentials
-    /// of the line the body names (`Ok` when there was nothing more to check).
+    /// The check of the signature against the credentials of every other
+    /// configured line the body names (`Ok` when there was nothing to check).
     pub line_signature: Result<(), ApiError>,
 }
 

@@ -4,9 +4,9 @@
 //! (`/webhooks/<provider>`) and per line (`/webhooks/<provider>/{line}`). A
 //! line's own secrets are used on its URL, falling back to the provider-wide
 //! ones; the unified route accepts any of the provider's secrets, since one
-//! URL may serve every line, but a body there that names a configured line
-//! must also verify with that line's credentials. Standard Webhooks has no
-//! unified route: each source is a "line" of its own.
+//! URL may serve every line. On either route, a body that names another
+//! configured line must also verify with that line's credentials. Standard
+//! Webhooks has no unified route: each source is a "line" of its own.
 
 mod lines;
 mod parse;
@@ -133,16 +133,17 @@ impl<C: Credentials> Registry<C> {
         }
     }
 
-    /// On the unified route (`route` is `None`), the credentials a body that
-    /// names the configured line `named` must verify with as well: that
-    /// line's, as its own URL would ask, so that one line's secret cannot
-    /// vouch for another line's events. `None` when there is nothing more to
-    /// check: a line's own URL, no line named, or a line not configured.
-    pub fn named_line(&self, route: Option<&str>, named: Option<&str>) -> Option<&C> {
-        match (route, named) {
-            (None, Some(id)) => self.lines.get(id),
-            _ => None,
+    /// The credentials a body that names the configured line `named` must
+    /// verify with as well, on the route of `route` (a line's own, or the
+    /// unified one): that line's, as its own URL would ask, so that one
+    /// line's secret cannot vouch for another line's events. `None` when
+    /// there is nothing more to check: the route's own line, or a line not
+    /// configured.
+    pub fn named_line(&self, route: Option<&str>, named: &str) -> Option<&C> {
+        if route == Some(named) {
+            return None;
         }
+        self.lines.get(named)
     }
 
     /// Whether the line named (from a URL or a body) should be marked

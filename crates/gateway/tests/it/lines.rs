@@ -56,8 +56,24 @@ fn signed_by(secret: &str, body: &[u8]) -> String {
 
 /// A Meta text message on the line whose `phone_number_id` is `line`.
 fn meta_text_on(line: &str) -> Vec<u8> {
-    let body = String::from_utf8(meta_text(&unique("wamid."), "hello")).expect("UTF-8");
-    body.replace(LINE, line).into_bytes()
+    meta_text_on_lines(&[line])
+}
+
+/// A Meta batch of one text message per line named.
+fn meta_text_on_lines(lines: &[&str]) -> Vec<u8> {
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&meta_text(&unique("wamid."), "hello")).expect("JSON");
+    let change = body["entry"][0]["changes"][0].clone();
+    let changes: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| {
+            let mut change = change.clone();
+            change["value"]["metadata"]["phone_number_id"] = (*line).into();
+            change
+        })
+        .collect();
+    body["entry"][0]["changes"] = changes.into();
+    body.to_string().into_bytes()
 }
 
 #[tokio::test]
@@ -147,20 +163,31 @@ async fn the_unified_meta_url_accepts_a_line_secret_and_reads_the_line_from_the_
 }
 
 #[tokio::test]
-async fn the_unified_meta_url_refuses_one_lines_secret_for_another_lines_event() {
+async fn one_lines_secret_does_not_vouch_for_another_lines_events() {
     let app = app_with_lines().await;
-    let post = |body: Vec<u8>, secret: &'static str| {
+    let post_to = |path: String, body: Vec<u8>, secret: &'static str| {
         let app = &app;
         async move {
             let sig = signed_by(secret, &body);
             let res = app
-                .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+                .post(&path, &body, &[("x-hub-signature-256", &sig)])
                 .await;
             res.status().as_u16()
         }
     };
+    let post = |body, secret| post_to("/webhooks/meta".to_owned(), body, secret);
     // Signed by the first line's app, naming the second line: refused.
     assert_eq!(post(meta_text_on(OTHER), LINE_SECRET).await, 401);
+    // ...also beside one of its own line's messages, and on its own URL.
+    assert_eq!(
+        post(meta_text_on_lines(&[LINE, OTHER]), LINE_SECRET).await,
+        401
+    );
+    let own_url = format!("/webhooks/meta/{LINE}");
+    assert_eq!(
+        post_to(own_url, meta_text_on(OTHER), LINE_SECRET).await,
+        401
+    );
     // Signed by the provider-wide secret, naming a line with a secret of its
     // own: refused too, as the line's own URL would.
     assert_eq!(post(meta_text_on(OTHER), META_SECRET).await, 401);
