@@ -99,7 +99,7 @@ RETURNING provider_message_id";
 // batch (a Meta webhook may carry a thousand statuses) takes its buckets
 // exclusively instead, at most `BUCKETS` locks, and waits for, or holds off,
 // every batch with an id in them. Buckets come first and in order, then ids
-// in order, so no two transactions wait for each other.
+// in order, so no two transactions can each wait for the other.
 
 /// The first key of the bucket locks (the two-key form never meets the
 /// one-key form of the per-id locks).
