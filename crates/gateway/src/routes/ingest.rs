@@ -135,16 +135,21 @@ pub async fn ingest(
             .inc();
     });
     refuse_unless_signed(state, provider, client, verified)?;
-    let mut described = describe(&body, now).map_err(|_| ApiError::Malformed)?;
-    let line_signature = std::mem::replace(&mut described.line_signature, Ok(()));
+    let Described {
+        line,
+        line_unknown,
+        source,
+        dedup_key,
+        line_signature,
+    } = describe(&body, now).map_err(|_| ApiError::Malformed)?;
     refuse_unless_signed(state, provider, client, line_signature)?;
     let meta = EventMeta {
         provider,
-        line: described.line,
-        line_unknown: described.line_unknown,
-        source: described.source,
+        line,
+        line_unknown,
+        source,
         received_at: now,
-        dedup_key: described.dedup_key,
+        dedup_key,
         correlation_id: correlation_id(),
         attempt: 1,
     };

@@ -122,11 +122,10 @@ async fn accept(
             let verify = |body: &[u8], now| check(creds, body, now).map(|()| "sha256");
             let describe = |body: &[u8], now| {
                 let peeked = peek::meta(body)?;
-                let line_signature = peeked
-                    .lines
-                    .iter()
-                    .filter_map(|named| registry.named_line(line.as_deref(), named))
-                    .try_for_each(|own| check(own, body, now));
+                let line_signature =
+                    registry.check_named_lines(line.as_deref(), &peeked.lines, |own| {
+                        check(own, body, now)
+                    });
                 // The URL names the line when there is one; else a batch that
                 // names a single phone_number_id does.
                 let line = line.clone().or(peeked.line);

@@ -108,11 +108,10 @@ async fn receive(
             let verify = |body: &[u8], now| check(creds, body, now).map(|()| scheme.label());
             let describe = |body: &[u8], now| {
                 let peeked = peek::openphone(body, hdrs.id)?;
-                let line_signature = peeked
-                    .lines
-                    .iter()
-                    .filter_map(|named| registry.named_line(line.as_deref(), named))
-                    .try_for_each(|own| check(own, body, now));
+                let line_signature =
+                    registry.check_named_lines(line.as_deref(), &peeked.lines, |own| {
+                        check(own, body, now)
+                    });
                 let line = line.clone().or(peeked.line);
                 Ok(Described {
                     dedup_key: peeked.dedup_key,

@@ -133,17 +133,21 @@ impl<C: Credentials> Registry<C> {
         }
     }
 
-    /// The credentials a body that names the configured line `named` must
-    /// verify with as well, on the route of `route` (a line's own, or the
-    /// unified one): that line's, as its own URL would ask, so that one
-    /// line's secret cannot vouch for another line's events. `None` when
-    /// there is nothing more to check: the route's own line, or a line not
-    /// configured.
-    pub fn named_line(&self, route: Option<&str>, named: &str) -> Option<&C> {
-        if route == Some(named) {
-            return None;
-        }
-        self.lines.get(named)
+    /// Runs `check` with the credentials of every configured line in `named`
+    /// (the lines a body names) other than `route`'s own, as each line's own
+    /// URL would ask, so that one line's secret cannot vouch for another
+    /// line's events. `Ok` when there is nothing to check.
+    pub fn check_named_lines<E>(
+        &self,
+        route: Option<&str>,
+        named: &[String],
+        check: impl FnMut(&C) -> Result<(), E>,
+    ) -> Result<(), E> {
+        named
+            .iter()
+            .filter(|id| route != Some(id.as_str()))
+            .filter_map(|id| self.lines.get(id))
+            .try_for_each(check)
     }
 
     /// Whether the line named (from a URL or a body) should be marked
