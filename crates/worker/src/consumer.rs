@@ -83,15 +83,13 @@ impl Consumer {
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
         // Queue-depth gauges for this session, stopped when it ends.
-        let gauges = CancellationToken::new();
-        let _stop_gauges = gauges.clone().drop_guard();
-        tokio::spawn(queue_depth::refresh(
-            connection.create_channel().await?,
+        let _gauges = queue_depth::watch(
+            &connection,
             queue_depth::consumer_gauges(&self.topology),
             self.metrics.clone(),
             self.queue_metrics_interval,
-            gauges,
-        ));
+        )
+        .await?;
         let tag = format!("inlet-worker-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(

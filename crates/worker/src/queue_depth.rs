@@ -8,9 +8,9 @@ use crate::metrics::Metrics;
 use inlet_domain::broker::Topology;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use lapin::Channel;
+use lapin::{Channel, Connection};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// One gauge: its `queue` label and the queues whose ready messages it sums.
 pub struct Gauge {
@@ -38,8 +38,23 @@ pub fn consumer_gauges(topology: &Topology) -> Vec<Gauge> {
     ]
 }
 
+/// Starts refreshing `gauges` every `interval` on a new channel of
+/// `connection`, until the returned guard is dropped (with the session that
+/// holds it) or the channel fails.
+pub async fn watch(
+    connection: &Connection,
+    gauges: Vec<Gauge>,
+    metrics: Metrics,
+    interval: Duration,
+) -> Result<DropGuard, lapin::Error> {
+    let channel = connection.create_channel().await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(refresh(channel, gauges, metrics, interval, stop.clone()));
+    Ok(stop.drop_guard())
+}
+
 /// Polls the gauges' queues until `stop` is cancelled or the channel fails.
-pub async fn refresh(
+async fn refresh(
     channel: Channel,
     gauges: Vec<Gauge>,
     metrics: Metrics,

@@ -62,15 +62,13 @@ impl FanOut {
             .await?;
         let queue = deliveries_queue(&self.topology);
         // The queue's depth for this session (it exists now), stopped when it ends.
-        let gauges = CancellationToken::new();
-        let _stop_gauges = gauges.clone().drop_guard();
-        tokio::spawn(queue_depth::refresh(
-            connection.create_channel().await?,
+        let _gauges = queue_depth::watch(
+            &connection,
             vec![Gauge::new("deliveries", vec![queue.clone()])],
             self.metrics.clone(),
             self.queue_metrics_interval,
-            gauges,
-        ));
+        )
+        .await?;
         let tag = format!("inlet-deliveries-{}", uuid::Uuid::new_v4());
         let consumer = channel
             .basic_consume(
