@@ -109,15 +109,24 @@ const BUCKETS: i64 = 256;
 /// Most distinct ids locked one by one.
 const FINE_LIMIT: usize = 256;
 
-const LOCK_BUCKETS_SHARED: &str = "
-SELECT count(pg_advisory_xact_lock_shared($3, b.bucket))
+/// Takes, with the advisory-lock function named, each bucket of the ids in
+/// order: `$1` provider, `$2` ids, `$3` [`BUCKET_CLASS`], `$4` the bucket mask.
+/// One text for both modes, so shared and exclusive locks always fall on the
+/// same buckets.
+macro_rules! lock_buckets {
+    ($lock:literal) => {
+        concat!(
+            "SELECT count(",
+            $lock,
+            "($3, b.bucket))
 FROM (SELECT DISTINCT (hashtextextended($1 || ':' || u.id, 0) & $4)::int4 AS bucket
-      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b";
+      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b"
+        )
+    };
+}
 
-const LOCK_BUCKETS_EXCLUSIVE: &str = "
-SELECT count(pg_advisory_xact_lock($3, b.bucket))
-FROM (SELECT DISTINCT (hashtextextended($1 || ':' || u.id, 0) & $4)::int4 AS bucket
-      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b";
+const LOCK_BUCKETS_SHARED: &str = lock_buckets!("pg_advisory_xact_lock_shared");
+const LOCK_BUCKETS_EXCLUSIVE: &str = lock_buckets!("pg_advisory_xact_lock");
 
 const LOCK_MESSAGES: &str = "
 SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || ids.id, 0)))
