@@ -72,6 +72,18 @@ pub async fn spawn_with(broker: TestBroker, settings: Settings) -> TestApp {
     app
 }
 
+/// Everything the gateway writes on `stream` until it closes the connection,
+/// as text; fails when that takes longer than `within`.
+pub async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed in time")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Waits until the gateway at `address` (`http://…`) says it is ready; panics after 10 s.
 pub async fn wait_ready(http: &reqwest::Client, address: &str) {
     let ready = inlet_testkit::eventually(Duration::from_secs(10), || {

@@ -1,7 +1,9 @@
 //! Hostile requests: each gets its documented status code (docs/reliability.md,
 //! "Bad input"), nothing is published, and the gateway stays healthy.
 
-use crate::helpers::{meta_signature, meta_text, spawn_with, test_settings, TestApp};
+use crate::helpers::{
+    meta_signature, meta_text, read_until_closed, spawn_with, test_settings, TestApp,
+};
 use futures::StreamExt;
 use inlet_testkit::TestBroker;
 use std::time::Duration;
@@ -361,12 +363,7 @@ async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() 
         .await
         .expect("write");
     // Nothing more is sent: the gateway must answer and let the connection go.
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed within 5 s")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
     assert_eq!(app.queued().await, 0);

@@ -2,13 +2,14 @@
 //! answered 200, then the gateway ends by itself.
 
 use crate::helpers::{
-    dedup_value, delete_keys, meta_signature, meta_text, test_settings, unique, wait_ready,
+    dedup_value, delete_keys, meta_signature, meta_text, read_until_closed, test_settings, unique,
+    wait_ready,
 };
 use inlet_gateway::peek::meta_key;
 use inlet_gateway::startup::Application;
 use inlet_testkit::TestBroker;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -40,12 +41,7 @@ async fn a_request_in_flight_when_the_gateway_stops_is_published_and_answered_20
     // Time for a stop that closed the broker connection at once to do so.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stream.write_all(&body[20..]).await.expect("write");
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
-        .await
-        .expect("answered within 10 s")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
     assert!(
         answer.starts_with("HTTP/1.1 200"),
         "a request in flight at the stop should get 200; got: {answer}"
