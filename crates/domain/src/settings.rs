@@ -7,7 +7,8 @@
 use crate::broker::{QueueType, Topology};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::value::{Dict, Map, Uncased, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -59,8 +60,8 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Environment values are parsed loosely ("12345" arrives as a number),
-        // so accept any scalar and keep its text.
+        // A TOML file may give a number (`verify_token = 123456`): keep its
+        // text. Variables always arrive as text ([`Variables`]).
         struct V;
         impl Visitor<'_> for V {
             type Value = Secret;
@@ -108,14 +109,56 @@ pub enum SettingsError {
 
 /// Loads a binary's settings: `defaults` < `INLET_CONFIG` file < `INLET_*` variables.
 pub fn load<T: Serialize + DeserializeOwned>(defaults: T) -> Result<T, SettingsError> {
+    let file = std::env::var("INLET_CONFIG").ok();
+    let variables = Env::prefixed("INLET_").ignore(&["config"]);
+    load_from(
+        defaults,
+        file.as_deref(),
+        Variables(variables.iter().collect()),
+    )
+}
+
+/// [`load`] with the file and the variables given.
+fn load_from<T: Serialize + DeserializeOwned>(
+    defaults: T,
+    file: Option<&str>,
+    variables: Variables,
+) -> Result<T, SettingsError> {
     let mut figment = Figment::from(Serialized::defaults(defaults));
-    if let Ok(path) = std::env::var("INLET_CONFIG") {
+    if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
+    // Lossy: a number or a flag is read from a variable's text when the
+    // setting asks for one.
     figment
-        .merge(Env::prefixed("INLET_").ignore(&["config"]))
-        .extract()
+        .merge(variables)
+        .extract_lossy()
         .map_err(|e| SettingsError::Invalid(Box::new(e)))
+}
+
+/// The `INLET_*` variables (names lowercased, without the prefix) and their
+/// text. Lists and tables (`[a, b]`, `{k = v}`) are parsed; every other value
+/// stays exactly the text it was given. figment's own provider reads
+/// `0123456` as the number 123456 and `"x"` as `x`, which would silently
+/// change a secret or a verify token that looks like one.
+struct Variables(Vec<(Uncased<'static>, String)>);
+
+impl Provider for Variables {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("`INLET_` environment variable(s)")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (name, text) in &self.0 {
+            let value = match text.parse::<Value>() {
+                Ok(v @ (Value::Array(..) | Value::Dict(..))) => v,
+                _ => Value::from(text.clone()),
+            };
+            dict.insert(name.as_str().to_owned(), value);
+        }
+        Ok(Profile::Default.collect(dict))
+    }
 }
 
 /// RabbitMQ connection and topology settings.
@@ -240,4 +283,64 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, Default)]
+    #[serde(default)]
+    struct Sample {
+        token: Secret,
+        key: Secret,
+        ratio: Secret,
+        quoted: Secret,
+        port: u16,
+        enabled: bool,
+        delays: Vec<u64>,
+        words: Vec<String>,
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Variables {
+        Variables(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned().into(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_variable_is_kept_as_written_and_numbers_flags_and_lists_still_read() {
+        let loaded: Sample = load_from(
+            Sample::default(),
+            None,
+            vars(&[
+                ("token", "0123456"),
+                ("key", "+15550783881"),
+                ("ratio", "1.50"),
+                ("quoted", "\"s3cret\""),
+                ("port", "8080"),
+                ("enabled", "true"),
+                ("delays", "[5, 30]"),
+                ("words", "[ARRET, BAJA]"),
+            ]),
+        )
+        .expect("settings load");
+        assert_eq!(loaded.token.expose(), "0123456");
+        assert_eq!(loaded.key.expose(), "+15550783881");
+        assert_eq!(loaded.ratio.expose(), "1.50");
+        assert_eq!(loaded.quoted.expose(), "\"s3cret\"");
+        assert_eq!(loaded.port, 8080);
+        assert!(loaded.enabled);
+        assert_eq!(loaded.delays, vec![5, 30]);
+        assert_eq!(loaded.words, vec!["ARRET".to_owned(), "BAJA".to_owned()]);
+    }
+
+    #[test]
+    fn a_variable_that_is_not_a_number_where_one_is_needed_is_refused() {
+        let loaded = load_from(Sample::default(), None, vars(&[("port", "eighty")]));
+        assert!(matches!(loaded, Err(SettingsError::Invalid(_))));
+    }
 }
