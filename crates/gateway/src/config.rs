@@ -133,7 +133,8 @@ impl Default for Settings {
             insecure_skip_signatures: false,
             dedup_prefix: "inlet:dedup:".into(),
             dedup_in_flight_ttl_secs: 30,
-            dedup_ttl_secs: 24 * 60 * 60,
+            // Quo retries for about 27.5 h (providers.md): keep keys 28 h.
+            dedup_ttl_secs: 28 * 60 * 60,
             redis_timeout_ms: 250,
             dedup_warn_interval_secs: 60,
             throttle_failures_per_minute: 20,
