@@ -3,7 +3,8 @@
 //! It is the only module that sees lapin deliveries.
 
 use crate::acks::Acks;
-use crate::config::DomainEvents;
+use crate::config::{DomainEvents, Settings};
+use crate::consent::Keywords;
 use crate::metrics::Metrics;
 use crate::publish::Outgoing;
 use crate::received::{Received, Settlement};
@@ -12,7 +13,8 @@ use crate::{publish, queue_depth, retry};
 use futures::StreamExt;
 use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
-use inlet_domain::forward::queue::deliveries_queue;
+use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
+use inlet_domain::repository::Repository;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Channel;
@@ -59,9 +61,38 @@ pub struct Consumer {
     pub metrics: Metrics,
     /// How often queue depths are refreshed.
     pub queue_metrics_interval: Duration,
+    /// Whether this process forwards (`INLET_DELIVERY_ENABLED`): it then
+    /// declares the deliveries queue before consuming, so that on a new
+    /// broker no stored batch goes to a queue its own fan-out has not yet
+    /// declared (a publish to no queue is dropped).
+    pub declares_deliveries: bool,
 }
 
 impl Consumer {
+    /// The consumer `settings` describe, storing through `repo`.
+    pub fn new(settings: &Settings, repo: Repository, metrics: Metrics) -> Self {
+        Consumer {
+            amqp_url: settings.broker.amqp_url.clone(),
+            topology: settings.broker.topology(),
+            prefetch: settings.prefetch,
+            batch_size: usize::from(settings.batch_size),
+            batch_linger: Duration::from_millis(settings.batch_linger_ms),
+            domain_events: settings.domain_events,
+            publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
+            shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
+            router: Router::new(
+                repo,
+                Keywords {
+                    opt_out: settings.opt_out_keywords.clone(),
+                    opt_in: settings.opt_in_keywords.clone(),
+                },
+            ),
+            metrics,
+            queue_metrics_interval: Duration::from_secs(settings.queue_metrics_interval_secs),
+            declares_deliveries: settings.delivery.delivery_enabled,
+        }
+    }
+
     /// Consumes until shutdown, reconnecting with capped, jittered backoff
     /// whenever the broker goes away.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
@@ -73,6 +104,9 @@ impl Consumer {
         let connection = connect(&self.amqp_url, "inlet-worker").await?;
         let channel = connection.create_channel().await?;
         self.topology.declare(&channel).await?;
+        if self.declares_deliveries {
+            declare_deliveries(&channel, &self.topology).await?;
+        }
         // A separate confirm-mode channel for retry, dead-letter and domain
         // publishes, so confirms never interleave with consumer flow.
         let publisher = connection.create_channel().await?;

@@ -1,17 +1,14 @@
 //! Builds the worker: pool, migrations, consumer, probe server.
 
 use crate::config::Settings;
-use crate::consent::Keywords;
 use crate::consumer::Consumer;
 use crate::metrics::Metrics;
-use crate::router::Router;
 use crate::server;
 use actix_web::dev::Server;
 use anyhow::Context;
 use inlet_domain::repository::Repository;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// A built worker, not yet consuming.
@@ -48,25 +45,7 @@ impl Worker {
         } else {
             None
         };
-        let consumer = Arc::new(Consumer {
-            amqp_url: settings.broker.amqp_url.clone(),
-            topology: settings.broker.topology(),
-            prefetch: settings.prefetch,
-            batch_size: usize::from(settings.batch_size),
-            batch_linger: Duration::from_millis(settings.batch_linger_ms),
-            domain_events: settings.domain_events,
-            publish_timeout: Duration::from_millis(settings.publish_timeout_ms),
-            shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),
-            router: Router::new(
-                repo,
-                Keywords {
-                    opt_out: settings.opt_out_keywords.clone(),
-                    opt_in: settings.opt_in_keywords.clone(),
-                },
-            ),
-            metrics,
-            queue_metrics_interval: Duration::from_secs(settings.queue_metrics_interval_secs),
-        });
+        let consumer = Arc::new(Consumer::new(&settings, repo, metrics));
         Ok(Worker {
             consumer,
             server,

@@ -6,6 +6,7 @@ mod depth;
 mod disable;
 mod endpoint_gone;
 mod events;
+mod first_boot;
 mod from_worker;
 mod limits;
 mod receiver;
