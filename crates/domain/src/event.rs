@@ -61,16 +61,18 @@ impl DeliveryState {
     ];
 
     /// Order in which states may replace one another: a state only replaces a
-    /// lower one. `failed` ranks above `sent` (a failure after acceptance) but
-    /// below `delivered`, so a later success proves the failure wrong.
+    /// lower one. `failed` is terminal (providers.md, Meta's state machine):
+    /// it ranks above every other state, so no status, whatever its order,
+    /// turns a failed message back into a delivered one. Stored in
+    /// `status_rank`, so a change here needs a migration of the stored ranks.
     pub fn rank(self) -> i16 {
         match self {
             DeliveryState::Sent => 1,
-            DeliveryState::Failed => 2,
             DeliveryState::Delivered => 3,
             DeliveryState::Read => 4,
             DeliveryState::Played => 5,
             DeliveryState::Deleted => 6,
+            DeliveryState::Failed => 7,
         }
     }
 

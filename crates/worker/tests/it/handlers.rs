@@ -83,8 +83,11 @@ async fn delivery_states_only_move_forward_whatever_their_order() {
         (&[Read, Delivered], Read),
         (&[Read], Read),
         (&[Failed], Failed),
-        (&[Failed, Delivered], Delivered),
-        (&[Delivered, Failed], Delivered),
+        // Failed is terminal, whichever arrives first.
+        (&[Failed, Delivered], Failed),
+        (&[Delivered, Failed], Failed),
+        (&[Sent, Failed, Read], Failed),
+        (&[Read, Failed], Failed),
         (&[Played, Read, Delivered], Played),
         (&[Deleted, Read], Deleted),
     ];
@@ -114,6 +117,41 @@ async fn delivery_states_only_move_forward_whatever_their_order() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn migration_v4_makes_failures_stored_by_earlier_versions_terminal_too() {
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Bridge, &[outbound("old")]).await;
+    store(
+        &db,
+        Provider::Bridge,
+        &[status("old", DeliveryState::Failed, 1)],
+    )
+    .await;
+    let client = db.client().await.expect("client");
+    // As an earlier version ranked `failed` (2, below delivered).
+    client
+        .batch_execute(
+            "UPDATE messages SET status_rank = 2; \
+             UPDATE message_statuses SET rank = 2 WHERE state = 'failed'",
+        )
+        .await
+        .expect("old ranks");
+    client
+        .batch_execute(include_str!(
+            "../../../../migrations/V4__failed_is_terminal.sql"
+        ))
+        .await
+        .expect("migration V4");
+    store(
+        &db,
+        Provider::Bridge,
+        &[status("old", DeliveryState::Delivered, 2)],
+    )
+    .await;
+    let got: String = one(&db, "SELECT status FROM messages").await;
+    assert_eq!(got, "failed");
 }
 
 #[tokio::test]
