@@ -79,10 +79,10 @@ fn every_call_event_is_a_call_keyed_by_its_call_id() {
             ("openphone/call_forwarded", &["call call.forwarded id=ACcall1 dir=inbound status=forwarded from=+18885550101 to=+18005550100 line=PNtoDbDhuz"]),
             ("openphone/call_recording_completed", &["call call.recording.completed id=ACcall1 dir=outbound status=completed from=+18885550101 to=+18005550100 line=PNtoDbDhuz"]),
             ("openphone/call_voicemail_completed", &["call call.voicemail.completed id=ACcall1 dir=inbound status=completed from=+18885550101 to=+18005550100 line=PNtoDbDhuz"]),
-            ("openphone/call_summary_completed", &["call call.summary.completed id=ACcall1 dir=- status=completed from=- to=- line=-"]),
-            ("openphone/call_transcript_completed", &["call call.transcript.completed id=ACcall1 dir=- status=completed from=- to=- line=-"]),
-            ("openphone/call_summary_v4", &["call callSummary id=ACcall2 dir=- status=completed from=- to=- line=-"]),
-            ("openphone/call_transcript_v4", &["call callTranscript id=ACcall2 dir=- status=completed from=- to=- line=-"]),
+            ("openphone/call_summary_completed", &["call call.summary.completed id=ACcall1 dir=- status=- from=- to=- line=-"]),
+            ("openphone/call_transcript_completed", &["call call.transcript.completed id=ACcall1 dir=- status=- from=- to=- line=-"]),
+            ("openphone/call_summary_v4", &["call callSummary id=ACcall2 dir=- status=- from=- to=- line=-"]),
+            ("openphone/call_transcript_v4", &["call callTranscript id=ACcall2 dir=- status=- from=- to=- line=-"]),
         ],
     );
     assert_fields(
