@@ -1,5 +1,6 @@
 //! Every metric the worker exports, defined in one place.
 
+use inlet_domain::Provider;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -105,6 +106,13 @@ impl Metrics {
         ] {
             registry.register(c)?;
         }
+        // Each provider's series exists at 0 from the start, so `increase()`
+        // sees a worker's first retry or dead letter (a series that appears
+        // already at 1 shows no increase).
+        for provider in Provider::ALL.iter().map(|p| p.as_str()).chain(["unknown"]) {
+            retries.with_label_values(&[provider]);
+            dead_letters.with_label_values(&[provider]);
+        }
         let delivery = DeliveryMetrics::register(&registry)?;
         Ok(Metrics {
             registry,
@@ -169,5 +177,24 @@ impl DeliveryMetrics {
             duration,
             endpoints_disabled,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_providers_retry_and_dead_letter_series_is_exported_at_zero_from_the_start() {
+        let text = Metrics::new().expect("metrics").render();
+        for provider in ["meta", "openphone", "bridge", "standard", "unknown"] {
+            for name in [
+                "inlet_worker_retries_total",
+                "inlet_worker_dead_letters_total",
+            ] {
+                let line = format!("{name}{{provider=\"{provider}\"}} 0");
+                assert!(text.contains(&line), "{line} missing from:\n{text}");
+            }
+        }
     }
 }
