@@ -1,11 +1,48 @@
 //! The worker's small HTTP server: `/metrics`, `/healthz`, `/readyz`.
 
 use crate::metrics::Metrics;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
 use inlet_domain::repository::Repository;
 use serde_json::json;
 use std::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The probe server, serving from the moment it is started: before
+/// migrations, which may wait on another process's lock for as long as that
+/// one migrates, so that liveness probes find the process alive meanwhile
+/// (`/readyz` answers 503 until it consumes).
+pub struct Probe {
+    port: u16,
+    handle: ServerHandle,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Probe {
+    /// Binds `addr` (`INLET_WORKER_METRICS_ADDR`) and serves on it.
+    pub fn start(addr: &str, metrics: Metrics, repo: Repository) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .with_context(|| format!("binding INLET_WORKER_METRICS_ADDR {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let server = build(listener, metrics, repo)?;
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        Ok(Probe { port, handle, task })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops serving, letting probes being answered finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.handle.stop(true).await;
+        self.task.await??;
+        Ok(())
+    }
+}
 
 struct ProbeState {
     metrics: Metrics,

@@ -3,53 +3,47 @@
 use crate::config::Settings;
 use crate::consumer::Consumer;
 use crate::metrics::Metrics;
-use crate::server;
-use actix_web::dev::Server;
+use crate::server::Probe;
 use anyhow::Context;
 use inlet_domain::repository::Repository;
-use std::net::TcpListener;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// A built worker, not yet consuming.
 pub struct Worker {
     consumer: Arc<Consumer>,
-    server: Server,
-    port: u16,
+    probe: Probe,
     shutdown: CancellationToken,
     /// Forwarding to customers' endpoints, when `INLET_DELIVERY_ENABLED`.
     forwarder: Option<crate::delivery::Forwarder>,
 }
 
 impl Worker {
-    /// Creates the pool, applies migrations and binds the probe listener.
+    /// Creates the pool, starts the probe server, then applies migrations.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let pool = settings.database.pool()?;
         let repo = Repository::new(pool);
-        repo.migrate().await.context("applying migrations")?;
         let metrics = Metrics::new().context("registering metrics")?;
-        let listener = TcpListener::bind(&settings.worker_metrics_addr).with_context(|| {
-            format!(
-                "binding INLET_WORKER_METRICS_ADDR {}",
-                settings.worker_metrics_addr
-            )
-        })?;
-        let port = listener.local_addr()?.port();
-        let server = server::build(listener, metrics.clone(), repo.clone())?;
-        let forwarder = if settings.delivery.delivery_enabled {
-            Some(crate::delivery::Forwarder::build(
-                &settings,
-                repo.clone(),
-                &metrics,
-            )?)
-        } else {
-            None
+        let probe = Probe::start(&settings.worker_metrics_addr, metrics.clone(), repo.clone())?;
+        let ready = async {
+            migrate_unless_stopped(&repo, &shutdown).await?;
+            if settings.delivery.delivery_enabled {
+                crate::delivery::Forwarder::build(&settings, repo.clone(), &metrics).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let forwarder = match ready.await {
+            Ok(forwarder) => forwarder,
+            Err(error) => {
+                let _ = probe.stop().await;
+                return Err(error);
+            }
         };
         let consumer = Arc::new(Consumer::new(&settings, repo, metrics));
         Ok(Worker {
             consumer,
-            server,
-            port,
+            probe,
             shutdown,
             forwarder,
         })
@@ -57,13 +51,11 @@ impl Worker {
 
     /// The port of the probe server.
     pub fn port(&self) -> u16 {
-        self.port
+        self.probe.port()
     }
 
     /// Consumes until the shutdown token is cancelled and in-flight events finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
         let forwarder = self
             .forwarder
             .map(|f| tokio::spawn(f.run(self.shutdown.clone())));
@@ -71,8 +63,19 @@ impl Worker {
         if let Some(forwarder) = forwarder {
             forwarder.await?;
         }
-        handle.stop(true).await;
-        server.await??;
-        Ok(())
+        self.probe.stop().await
+    }
+}
+
+/// Applies pending migrations, unless a shutdown comes first: another process
+/// migrating holds the lock for as long as it takes, and a pod being stopped
+/// meanwhile should not wait for it.
+pub async fn migrate_unless_stopped(
+    repo: &Repository,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        migrated = repo.migrate() => migrated.context("applying migrations"),
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("stopped while waiting to migrate")),
     }
 }

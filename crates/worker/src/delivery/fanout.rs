@@ -42,6 +42,10 @@ pub struct FanOut {
     pub metrics: Metrics,
     /// How often that depth is refreshed.
     pub queue_metrics_interval: Duration,
+    /// Whether `inlet_worker_broker_connected` follows this consumer's
+    /// connection (`inlet-worker deliver`, where it is the only one; inside
+    /// `inlet-worker run` the event consumer reports it).
+    pub reports_connection: bool,
 }
 
 impl FanOut {
@@ -79,6 +83,9 @@ impl FanOut {
             )
             .await?;
         tracing::info!(queue = %queue, "Fanning out domain events to endpoints.");
+        if self.reports_connection {
+            self.metrics.broker_connected.set(1);
+        }
         // One batch at a time, in delivery order: every earlier delivery is
         // settled when a batch is, so one `multiple` ack settles the batch.
         let batch_size = self.batch_size.clamp(1, usize::from(self.prefetch));
@@ -96,6 +103,9 @@ impl FanOut {
                 self.process(deliveries).await;
             })
             .await;
+        if self.reports_connection {
+            self.metrics.broker_connected.set(0);
+        }
         let _ = channel.close(200, "worker stopping").await;
         let _ = connection.close(200, "worker stopping").await;
         if shutdown.is_cancelled() {

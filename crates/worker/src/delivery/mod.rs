@@ -24,13 +24,14 @@ pub mod settings;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::server::Probe;
+use crate::startup::migrate_unless_stopped;
 use anyhow::Context;
 use backoff::Backoff;
 use fanout::FanOut;
 use inlet_domain::repository::Repository;
 use scheduler::Scheduler;
 use sender::Sender;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -43,8 +44,20 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Wires the consumer and the scheduler from the worker's settings.
+    /// Wires the consumer and the scheduler from the worker's settings, to
+    /// run beside the event consumer.
     pub fn build(settings: &Settings, repo: Repository, metrics: &Metrics) -> anyhow::Result<Self> {
+        Self::wire(settings, repo, metrics, false)
+    }
+
+    /// `reports_connection`: whether the fan-out's connection is the one
+    /// `/readyz` and BrokerUnavailable watch (when it runs alone).
+    fn wire(
+        settings: &Settings,
+        repo: Repository,
+        metrics: &Metrics,
+        reports_connection: bool,
+    ) -> anyhow::Result<Self> {
         let d = &settings.delivery;
         let wake = Arc::new(Notify::new());
         let sender =
@@ -58,6 +71,7 @@ impl Forwarder {
             wake: wake.clone(),
             metrics: metrics.clone(),
             queue_metrics_interval: Duration::from_secs(settings.queue_metrics_interval_secs),
+            reports_connection,
         });
         let scheduler = Arc::new(Scheduler {
             repo,
@@ -90,24 +104,20 @@ impl Forwarder {
 /// `inlet-worker deliver`: the forwarder alone, with its probe server.
 pub async fn run_standalone(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let repo = Repository::new(settings.database.pool()?);
-    repo.migrate().await.context("applying migrations")?;
     let metrics = Metrics::new().context("registering metrics")?;
-    let listener = TcpListener::bind(&settings.worker_metrics_addr).with_context(|| {
-        format!(
-            "binding INLET_WORKER_METRICS_ADDR {}",
-            settings.worker_metrics_addr
-        )
-    })?;
-    let server = crate::server::build(listener, metrics.clone(), repo.clone())?;
-    let handle = server.handle();
-    let server = tokio::spawn(server);
-    // The probe reports "broker connected" from this gauge; the fan-out
-    // reconnects on its own, so it is set once here.
-    metrics.broker_connected.set(1);
-    Forwarder::build(&settings, repo, &metrics)?
-        .run(shutdown)
-        .await;
-    handle.stop(true).await;
-    server.await??;
-    Ok(())
+    let probe = Probe::start(&settings.worker_metrics_addr, metrics.clone(), repo.clone())?;
+    let ready = async {
+        migrate_unless_stopped(&repo, &shutdown).await?;
+        Forwarder::wire(&settings, repo.clone(), &metrics, true)
+    };
+    match ready.await {
+        Ok(forwarder) => {
+            forwarder.run(shutdown).await;
+            probe.stop().await
+        }
+        Err(error) => {
+            let _ = probe.stop().await;
+            Err(error)
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod metrics;
 mod migrations;
 mod observability;
 mod packs;
+mod probes;
 mod retries;
 mod shutdown;
 mod statuses;

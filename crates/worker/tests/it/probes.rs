@@ -1,0 +1,128 @@
+//! The probe server of `inlet-worker run` and `inlet-worker deliver`: up
+//! before migrations, and telling the truth about the broker.
+
+use crate::helpers::{worker_settings, WAIT};
+use inlet_testkit::{eventually, TestBroker, TestDb};
+use inlet_worker::startup::Worker;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The key of the advisory lock every migrating process takes.
+const MIGRATION_LOCK: i64 = 0x1e7_1e7;
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// The status code and JSON body of `GET path`, once the port answers.
+async fn probe(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.json().await.ok()?))
+}
+
+#[tokio::test]
+async fn a_worker_waiting_for_another_process_to_migrate_answers_its_probes_and_stops_on_request() {
+    inlet_domain::telemetry::init_for_tests();
+    let db = TestDb::new().await.expect("database");
+    let broker = TestBroker::new().await.expect("broker namespace");
+    // Another process migrating: it holds the lock for as long as it takes.
+    let holder = db.client().await.expect("client");
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .expect("lock taken");
+    let port = free_port();
+    let mut settings = worker_settings(&db, &broker);
+    settings.worker_metrics_addr = format!("127.0.0.1:{port}");
+
+    // Waiting, then let through.
+    let shutdown = CancellationToken::new();
+    let building = tokio::spawn(Worker::build(settings.clone(), shutdown.clone()));
+    let alive = eventually(WAIT, || probe(port, "/healthz")).await;
+    assert_eq!(alive.map(|(s, _)| s), Some(200), "alive while waiting");
+    let ready = probe(port, "/readyz").await.map(|(s, _)| s);
+    assert_eq!(ready, Some(503), "not ready while waiting");
+    assert!(!building.is_finished(), "still waiting for the lock");
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .expect("lock released");
+    let worker = tokio::time::timeout(WAIT, building)
+        .await
+        .expect("built once the lock is free")
+        .expect("build task")
+        .expect("worker builds");
+    shutdown.cancel();
+    worker.run_until_stopped().await.expect("worker stops");
+
+    // Waiting, then stopped: the build gives up at once and the probe closes.
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .expect("lock taken again");
+    let shutdown = CancellationToken::new();
+    let building = tokio::spawn(Worker::build(settings, shutdown.clone()));
+    assert!(eventually(WAIT, || probe(port, "/healthz")).await.is_some());
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(WAIT, building)
+        .await
+        .expect("build returns once stopped")
+        .expect("build task");
+    assert!(
+        stopped.is_err(),
+        "a stopped build is an error, not a worker"
+    );
+    assert!(probe(port, "/healthz").await.is_none(), "probe closed");
+    broker.cleanup().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn a_delivery_worker_reports_whether_it_reaches_the_broker() {
+    inlet_domain::telemetry::init_for_tests();
+    let db = TestDb::new().await.expect("database");
+    let broker = TestBroker::new().await.expect("broker namespace");
+    let run = |amqp_url: String| {
+        let port = free_port();
+        let mut settings = worker_settings(&db, &broker);
+        settings.broker.amqp_url = amqp_url;
+        settings.worker_metrics_addr = format!("127.0.0.1:{port}");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(inlet_worker::delivery::run_standalone(
+            settings,
+            shutdown.clone(),
+        ));
+        (port, shutdown, task)
+    };
+
+    // No broker where it points.
+    let (port, shutdown, task) = run(format!("amqp://guest:guest@127.0.0.1:{}/%2f", free_port()));
+    assert!(eventually(WAIT, || probe(port, "/healthz")).await.is_some());
+    // Long enough for its connection attempts to have failed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, body) = probe(port, "/readyz").await.expect("readyz answers");
+    assert_eq!(
+        (status, &body["broker"]),
+        (503, &serde_json::json!(false)),
+        "{body}"
+    );
+    shutdown.cancel();
+    task.await.expect("task").expect("stops cleanly");
+
+    // The broker it should reach.
+    let (port, shutdown, task) = run(broker.settings.amqp_url.clone());
+    let ready = eventually(WAIT, || async {
+        probe(port, "/readyz")
+            .await
+            .filter(|(status, _)| *status == 200)
+    })
+    .await;
+    assert!(ready.is_some(), "ready once its fan-out consumes");
+    shutdown.cancel();
+    task.await.expect("task").expect("stops cleanly");
+    broker.cleanup().await.expect("cleanup");
+}
