@@ -51,7 +51,7 @@ impl Metrics {
         let handler_duration = HistogramVec::new(
             HistogramOpts::new(
                 "inlet_worker_handler_duration_seconds",
-                "Time to decode and store one raw event, by event type.",
+                "Time from the start of the batch a raw event was stored in to its settling (decode, one transaction for the batch, downstream publishes, ack), by event type: a batch's events share it.",
             )
             .buckets(BUCKETS.to_vec()),
             &["event_type"],
