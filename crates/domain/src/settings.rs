@@ -128,19 +128,19 @@ fn load_from<T: Serialize + DeserializeOwned>(
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
-    // Lossy: a number or a flag is read from a variable's text when the
-    // setting asks for one.
     figment
         .merge(variables)
-        .extract_lossy()
+        .extract()
         .map_err(|e| SettingsError::Invalid(Box::new(e)))
 }
 
 /// The `INLET_*` variables (names lowercased, without the prefix) and their
-/// text. Lists and tables (`[a, b]`, `{k = v}`) are parsed; every other value
-/// stays exactly the text it was given. figment's own provider reads
-/// `0123456` as the number 123456 and `"x"` as `x`, which would silently
-/// change a secret or a verify token that looks like one.
+/// text. figment's own provider parses every value, so `0123456` became the
+/// number 123456, `1.50` became 1.5 and `"x"` became `x`: a secret or a
+/// verify token that looks like a number or a quoted string was silently
+/// changed. Here a value is parsed only when that loses nothing (lists,
+/// tables, integers and booleans written the way they print); any other
+/// value stays exactly its text.
 struct Variables(Vec<(Uncased<'static>, String)>);
 
 impl Provider for Variables {
@@ -151,13 +151,34 @@ impl Provider for Variables {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
         for (name, text) in &self.0 {
-            let value = match text.parse::<Value>() {
-                Ok(v @ (Value::Array(..) | Value::Dict(..))) => v,
-                _ => Value::from(text.clone()),
-            };
-            dict.insert(name.as_str().to_owned(), value);
+            dict.insert(name.as_str().to_owned(), parsed_if_exact(text));
         }
         Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// `text` parsed, when the parsed value is exactly what was written; its text
+/// otherwise. (No setting is a float, so floats, which print differently from
+/// how they are often written, stay text.)
+fn parsed_if_exact(text: &str) -> Value {
+    let parsed: Value = match text.parse() {
+        Ok(value) => value,
+        Err(never) => match never {},
+    };
+    let exact = match &parsed {
+        Value::Array(..) | Value::Dict(..) => true,
+        Value::Bool(_, b) => b.to_string() == text,
+        Value::Num(_, n) => {
+            let printed = n.to_u128().map(|v| v.to_string());
+            let printed = printed.or_else(|| n.to_i128().map(|v| v.to_string()));
+            printed.as_deref() == Some(text)
+        }
+        _ => false,
+    };
+    if exact {
+        parsed
+    } else {
+        Value::from(text.to_owned())
     }
 }
 
@@ -291,7 +312,18 @@ mod tests {
 
     #[derive(Debug, Serialize, Deserialize, Default)]
     #[serde(default)]
+    struct Section {
+        limit: u64,
+        secret: Secret,
+    }
+
+    // As the binaries' settings are: sections flattened in (serde reads them
+    // through its buffered content, which does not turn text into numbers).
+    #[derive(Debug, Serialize, Deserialize, Default)]
+    #[serde(default)]
     struct Sample {
+        #[serde(flatten)]
+        section: Section,
         token: Secret,
         key: Secret,
         ratio: Secret,
@@ -325,6 +357,8 @@ mod tests {
                 ("enabled", "true"),
                 ("delays", "[5, 30]"),
                 ("words", "[ARRET, BAJA]"),
+                ("limit", "42"),
+                ("secret", "007"),
             ]),
         )
         .expect("settings load");
@@ -336,6 +370,8 @@ mod tests {
         assert!(loaded.enabled);
         assert_eq!(loaded.delays, vec![5, 30]);
         assert_eq!(loaded.words, vec!["ARRET".to_owned(), "BAJA".to_owned()]);
+        assert_eq!(loaded.section.limit, 42);
+        assert_eq!(loaded.section.secret.expose(), "007");
     }
 
     #[test]
