@@ -5,6 +5,7 @@
 //! LOCKED`, and a claim is a lease: if its worker dies, the row becomes due
 //! again when the lease ends.
 
+use crate::repository::text::storable;
 use crate::repository::RepoError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -172,9 +173,9 @@ pub struct AttemptRecord<'a> {
     pub attempted_at: DateTime<Utc>,
     /// The answer's status, if any.
     pub status_code: Option<i32>,
-    /// A bounded slice of the answer.
+    /// A bounded slice of the answer (a NUL is stored as U+FFFD).
     pub response_body: Option<&'a str>,
-    /// The transport error or a short description of the failure.
+    /// The transport error or a short description of the failure (likewise).
     pub error: Option<&'a str>,
     /// How long it took.
     pub duration_ms: i32,
@@ -194,6 +195,10 @@ pub async fn record_attempt(
         Verdict::Retry(at) => Some(at),
         _ => None,
     };
+    // Both come from the endpoint's side; a NUL in either would fail the
+    // transaction, leave the delivery `sending` and have it sent again.
+    let response_body = rec.response_body.map(storable);
+    let error = rec.error.map(storable);
     let stmt = tx.prepare_cached(INSERT_ATTEMPT).await?;
     tx.execute(
         &stmt,
@@ -202,8 +207,8 @@ pub async fn record_attempt(
             &rec.attempt,
             &rec.attempted_at,
             &rec.status_code,
-            &rec.response_body,
-            &rec.error,
+            &response_body.as_deref(),
+            &error.as_deref(),
             &rec.duration_ms,
             &next,
         ],
@@ -218,7 +223,7 @@ pub async fn record_attempt(
             &rec.attempt,
             &next,
             &rec.status_code,
-            &rec.error,
+            &error.as_deref(),
         ],
     )
     .await?;
@@ -231,7 +236,7 @@ pub async fn record_attempt(
     tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at])
         .await?;
     let stmt = tx.prepare_cached(DISABLE_IF_FAILING_TOO_LONG).await?;
-    let reason = rec.error.unwrap_or("unknown");
+    let reason = error.as_deref().unwrap_or("unknown");
     let after = rec.disable_after.as_secs_f64();
     let disabled = tx
         .query_opt(&stmt, &[&rec.endpoint_id, &after, &reason])
