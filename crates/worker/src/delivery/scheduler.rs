@@ -36,7 +36,8 @@ pub struct Scheduler {
     pub disable_after: Duration,
     /// Delivery metrics.
     pub metrics: DeliveryMetrics,
-    /// Woken by the fan-out when it created new deliveries.
+    /// Woken by the fan-out when it created new deliveries, and by every
+    /// finished send (its endpoint may take another).
     pub wake: Arc<Notify>,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Duration,
@@ -70,6 +71,11 @@ impl Scheduler {
                             async move {
                                 this.deliver(delivery).await;
                                 drop(permit);
+                                // The attempt is recorded, so its endpoint has a
+                                // free slot: a claim the per-endpoint cap held back
+                                // must not wait for the next poll. Notify keeps one
+                                // permit, so sends finishing together cost one claim.
+                                this.wake.notify_one();
                             }
                             .instrument(span),
                         );
