@@ -34,6 +34,8 @@ pub struct Scheduler {
     pub poll_interval: Duration,
     /// An endpoint failing continuously this long is disabled.
     pub disable_after: Duration,
+    /// A failure this long after the previous one starts a new failure streak.
+    pub streak_gap: Duration,
     /// Delivery metrics.
     pub metrics: DeliveryMetrics,
     /// Woken by the fan-out when it created new deliveries, and by every
@@ -142,6 +144,7 @@ impl Scheduler {
             duration_ms: i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX),
             verdict,
             disable_after: self.disable_after,
+            streak_gap: self.streak_gap,
         };
         match self.record(&rec).await {
             Ok(true) => {

@@ -66,10 +66,21 @@ INSERT INTO forward_delivery_attempts (delivery_id, attempt, attempted_at, statu
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 const ENDPOINT_SUCCEEDED: &str = "
-UPDATE forward_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL";
+UPDATE forward_endpoints SET failing_since = NULL, last_failed_at = NULL
+ WHERE id = $1 AND failing_since IS NOT NULL";
 
+// A streak is continuous only if no gap between two of its failures is longer
+// than $3 (the worker's `streak_gap`): after a longer quiet spell (an endpoint
+// that had nothing to receive), a failure starts a new streak. GREATEST:
+// attempts may be recorded out of order.
 const ENDPOINT_FAILED: &str = "
-UPDATE forward_endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1";
+UPDATE forward_endpoints
+   SET failing_since = CASE
+           WHEN failing_since IS NULL OR last_failed_at IS NULL
+             OR last_failed_at < $2::timestamptz - make_interval(secs => $3) THEN $2::timestamptz
+           ELSE failing_since END,
+       last_failed_at = GREATEST(last_failed_at, $2::timestamptz)
+ WHERE id = $1";
 
 const DISABLE_IF_FAILING_TOO_LONG: &str = "
 UPDATE forward_endpoints
@@ -183,6 +194,8 @@ pub struct AttemptRecord<'a> {
     pub verdict: Verdict,
     /// An endpoint failing continuously this long is disabled.
     pub disable_after: Duration,
+    /// A failure this long after the previous one starts a new streak.
+    pub streak_gap: Duration,
 }
 
 /// Logs an attempt, moves the delivery on and keeps the endpoint's failure
@@ -232,8 +245,9 @@ pub async fn record_attempt(
         tx.execute(&stmt, &[&rec.endpoint_id]).await?;
         return Ok(false);
     }
+    let gap = rec.streak_gap.as_secs_f64();
     let stmt = tx.prepare_cached(ENDPOINT_FAILED).await?;
-    tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at])
+    tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at, &gap])
         .await?;
     let stmt = tx.prepare_cached(DISABLE_IF_FAILING_TOO_LONG).await?;
     let reason = error.as_deref().unwrap_or("unknown");
