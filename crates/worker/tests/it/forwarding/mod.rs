@@ -8,6 +8,7 @@ mod endpoint_gone;
 mod events;
 mod from_worker;
 mod limits;
+mod proxy;
 mod receiver;
 mod restart;
 mod support;
