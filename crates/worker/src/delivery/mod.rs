@@ -85,6 +85,7 @@ impl Forwarder {
             lease: d.lease(),
             poll_interval: Duration::from_millis(d.delivery_poll_interval_ms.max(10)),
             disable_after: Duration::from_secs(d.delivery_disable_after_secs),
+            streak_gap: d.streak_gap(),
             metrics: metrics.delivery.clone(),
             wake,
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout_secs),

@@ -34,9 +34,12 @@ pub struct Scheduler {
     pub poll_interval: Duration,
     /// An endpoint failing continuously this long is disabled.
     pub disable_after: Duration,
+    /// A failure this long after the previous one starts a new failure streak.
+    pub streak_gap: Duration,
     /// Delivery metrics.
     pub metrics: DeliveryMetrics,
-    /// Woken by the fan-out when it created new deliveries.
+    /// Woken by the fan-out when it created new deliveries, and by every
+    /// finished send (its endpoint may take another).
     pub wake: Arc<Notify>,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Duration,
@@ -70,6 +73,11 @@ impl Scheduler {
                             async move {
                                 this.deliver(delivery).await;
                                 drop(permit);
+                                // The attempt is recorded, so its endpoint has a
+                                // free slot: a claim the per-endpoint cap held back
+                                // must not wait for the next poll. Notify keeps one
+                                // permit, so sends finishing together cost one claim.
+                                this.wake.notify_one();
                             }
                             .instrument(span),
                         );
@@ -136,6 +144,7 @@ impl Scheduler {
             duration_ms: i32::try_from(outcome.duration.as_millis()).unwrap_or(i32::MAX),
             verdict,
             disable_after: self.disable_after,
+            streak_gap: self.streak_gap,
         };
         match self.record(&rec).await {
             Ok(true) => {

@@ -55,12 +55,16 @@ pub struct BuildError(#[from] reqwest::Error);
 
 impl Sender {
     /// A client with the timeout, no redirects (a redirect could lead to an
-    /// internal address) and, unless private targets are allowed, a resolver
-    /// that refuses internal addresses at connect time (DNS rebinding).
+    /// internal address), no proxy and, unless private targets are allowed, a
+    /// resolver that refuses internal addresses at connect time (DNS rebinding).
     pub fn new(timeout: Duration, policy: TargetPolicy) -> Result<Self, BuildError> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Through a proxy from HTTP(S)_PROXY or ALL_PROXY, the proxy would
+            // resolve the endpoint's host itself and reach internal addresses
+            // the resolver below refuses.
+            .no_proxy()
             .user_agent(concat!("Inlet-Webhooks/", env!("CARGO_PKG_VERSION")));
         if !policy.allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));

@@ -22,7 +22,8 @@ pub struct DeliverySettings {
     pub delivery_endpoint_concurrency: u32,
     /// `INLET_DELIVERY_POLL_INTERVAL_MS`: how often due retries are looked for.
     pub delivery_poll_interval_ms: u64,
-    /// `INLET_DELIVERY_DISABLE_AFTER_SECS`: an endpoint failing continuously this long is disabled.
+    /// `INLET_DELIVERY_DISABLE_AFTER_SECS`: an endpoint failing continuously this long is
+    /// disabled; see [`DeliverySettings::streak_gap`] for "continuously".
     pub delivery_disable_after_secs: u64,
     /// `INLET_DELIVERY_PREFETCH`: messages from `inlet.deliveries` held at once (each a worker batch).
     pub delivery_prefetch: u16,
@@ -54,5 +55,41 @@ impl DeliverySettings {
     /// live worker never loses its claim and a dead one's is soon taken over.
     pub fn lease(&self) -> Duration {
         self.timeout() + Duration::from_secs(30)
+    }
+
+    /// The longest quiet spell inside one failure streak: a failure that
+    /// comes later than this after the previous one starts a new streak. It
+    /// is the disable window, so a failure days after the last one does not
+    /// disable an endpoint that has had nothing to receive meanwhile; but
+    /// never less than the longest spacing of one delivery's own attempts
+    /// (a timed-out request, the longest backoff, then a poll), so that a
+    /// window shorter than the backoff cap cannot keep a dead endpoint enabled.
+    pub fn streak_gap(&self) -> Duration {
+        let retry_spacing = self.timeout()
+            + Duration::from_millis(self.delivery_backoff_max_ms)
+            + Duration::from_millis(self.delivery_poll_interval_ms);
+        Duration::from_secs(self.delivery_disable_after_secs).max(retry_spacing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliverySettings;
+    use std::time::Duration;
+
+    #[test]
+    fn a_streak_may_pause_as_long_as_the_disable_window() {
+        let settings = DeliverySettings::default();
+        assert_eq!(settings.streak_gap(), Duration::from_secs(24 * 60 * 60));
+    }
+
+    #[test]
+    fn a_streak_may_always_pause_as_long_as_one_delivery_waits_between_attempts() {
+        let settings = DeliverySettings {
+            delivery_disable_after_secs: 60,
+            ..DeliverySettings::default()
+        };
+        // 10 s timeout + 1 h backoff cap + 1 s poll.
+        assert_eq!(settings.streak_gap(), Duration::from_secs(3_611));
     }
 }

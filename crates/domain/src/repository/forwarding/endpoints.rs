@@ -179,6 +179,7 @@ pub async fn update_endpoint<C: GenericClient>(
             disabled_at = CASE WHEN $8 IS NULL THEN disabled_at
                                WHEN NOT $8 THEN COALESCE(disabled_at, now()) END,
             failing_since = CASE WHEN $8 THEN NULL ELSE failing_since END,
+            last_failed_at = CASE WHEN $8 THEN NULL ELSE last_failed_at END,
             updated_at = now()
          WHERE client_id = $1 AND id = $2
          RETURNING {COLUMNS}"

@@ -5,6 +5,7 @@
 //! LOCKED`, and a claim is a lease: if its worker dies, the row becomes due
 //! again when the lease ends.
 
+use crate::repository::text::storable;
 use crate::repository::RepoError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -65,10 +66,21 @@ INSERT INTO forward_delivery_attempts (delivery_id, attempt, attempted_at, statu
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 const ENDPOINT_SUCCEEDED: &str = "
-UPDATE forward_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL";
+UPDATE forward_endpoints SET failing_since = NULL, last_failed_at = NULL
+ WHERE id = $1 AND failing_since IS NOT NULL";
 
+// A streak is continuous only if no gap between two of its failures is longer
+// than $3 (the worker's `streak_gap`): after a longer quiet spell (an endpoint
+// that had nothing to receive), a failure starts a new streak. GREATEST:
+// attempts may be recorded out of order.
 const ENDPOINT_FAILED: &str = "
-UPDATE forward_endpoints SET failing_since = COALESCE(failing_since, $2) WHERE id = $1";
+UPDATE forward_endpoints
+   SET failing_since = CASE
+           WHEN failing_since IS NULL OR last_failed_at IS NULL
+             OR last_failed_at < $2::timestamptz - make_interval(secs => $3) THEN $2::timestamptz
+           ELSE failing_since END,
+       last_failed_at = GREATEST(last_failed_at, $2::timestamptz)
+ WHERE id = $1";
 
 const DISABLE_IF_FAILING_TOO_LONG: &str = "
 UPDATE forward_endpoints
@@ -172,9 +184,9 @@ pub struct AttemptRecord<'a> {
     pub attempted_at: DateTime<Utc>,
     /// The answer's status, if any.
     pub status_code: Option<i32>,
-    /// A bounded slice of the answer.
+    /// A bounded slice of the answer (a NUL is stored as U+FFFD).
     pub response_body: Option<&'a str>,
-    /// The transport error or a short description of the failure.
+    /// The transport error or a short description of the failure (likewise).
     pub error: Option<&'a str>,
     /// How long it took.
     pub duration_ms: i32,
@@ -182,6 +194,8 @@ pub struct AttemptRecord<'a> {
     pub verdict: Verdict,
     /// An endpoint failing continuously this long is disabled.
     pub disable_after: Duration,
+    /// A failure this long after the previous one starts a new streak.
+    pub streak_gap: Duration,
 }
 
 /// Logs an attempt, moves the delivery on and keeps the endpoint's failure
@@ -194,6 +208,10 @@ pub async fn record_attempt(
         Verdict::Retry(at) => Some(at),
         _ => None,
     };
+    // Both come from the endpoint's side; a NUL in either would fail the
+    // transaction, leave the delivery `sending` and have it sent again.
+    let response_body = rec.response_body.map(storable);
+    let error = rec.error.map(storable);
     let stmt = tx.prepare_cached(INSERT_ATTEMPT).await?;
     tx.execute(
         &stmt,
@@ -202,8 +220,8 @@ pub async fn record_attempt(
             &rec.attempt,
             &rec.attempted_at,
             &rec.status_code,
-            &rec.response_body,
-            &rec.error,
+            &response_body.as_deref(),
+            &error.as_deref(),
             &rec.duration_ms,
             &next,
         ],
@@ -218,7 +236,7 @@ pub async fn record_attempt(
             &rec.attempt,
             &next,
             &rec.status_code,
-            &rec.error,
+            &error.as_deref(),
         ],
     )
     .await?;
@@ -227,11 +245,12 @@ pub async fn record_attempt(
         tx.execute(&stmt, &[&rec.endpoint_id]).await?;
         return Ok(false);
     }
+    let gap = rec.streak_gap.as_secs_f64();
     let stmt = tx.prepare_cached(ENDPOINT_FAILED).await?;
-    tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at])
+    tx.execute(&stmt, &[&rec.endpoint_id, &rec.attempted_at, &gap])
         .await?;
     let stmt = tx.prepare_cached(DISABLE_IF_FAILING_TOO_LONG).await?;
-    let reason = rec.error.unwrap_or("unknown");
+    let reason = error.as_deref().unwrap_or("unknown");
     let after = rec.disable_after.as_secs_f64();
     let disabled = tx
         .query_opt(&stmt, &[&rec.endpoint_id, &after, &reason])

@@ -83,6 +83,28 @@ async fn two_failures_then_success_is_delivered_after_three_logged_attempts() {
 }
 
 #[tokio::test]
+async fn an_answer_with_a_nul_byte_is_logged_and_the_delivery_is_delivered_once() {
+    let f = Forwarding::start().await;
+    let receiver = Receiver::start();
+    // PostgreSQL text cannot hold NUL: the answer must still be recorded.
+    receiver.script([Reply {
+        body: Some(b"ok\0"),
+        ..Reply::status(200)
+    }]);
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    f.publish(&message_received("evt-nul")).await;
+
+    let detail = f.delivery_with_status(&endpoint, "delivered").await;
+    assert_eq!(detail["attempt_count"], 1);
+    let attempts = detail["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0]["status_code"], 200);
+    assert_eq!(attempts[0]["response_body"], "ok\u{fffd}");
+    assert_eq!(receiver.received().len(), 1, "sent once");
+    f.stop().await;
+}
+
+#[tokio::test]
 async fn a_400_fails_the_delivery_at_once_and_a_manual_retry_sends_it_again() {
     let f = Forwarding::start().await;
     let receiver = Receiver::start();

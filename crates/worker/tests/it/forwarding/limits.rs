@@ -4,6 +4,7 @@ use super::support::{fast_delivery, Forwarding, PATIENCE};
 use inlet_domain::forward::settings::ForwardSettings;
 use inlet_testkit::eventually;
 use inlet_worker::delivery::settings::DeliverySettings;
+use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
 
@@ -93,5 +94,48 @@ async fn a_delivery_to_a_host_resolving_to_an_internal_address_is_refused_at_sen
         receiver.received().is_empty(),
         "nothing reached the receiver"
     );
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn an_endpoint_limited_to_one_request_at_a_time_gets_its_backlog_without_waiting_for_polls() {
+    // A poll interval longer than the test's patience: only a finished send
+    // can make the next delivery go out in time.
+    let mut f = Forwarding::start_with(DeliverySettings {
+        delivery_endpoint_concurrency: 1,
+        delivery_poll_interval_ms: 30_000,
+        ..fast_delivery()
+    })
+    .await;
+    // Queued while no consumer runs, so they are fanned out (and wake the
+    // scheduler) together.
+    f.stop_forwarder().await;
+    let receiver = Receiver::start();
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    for n in 0..5 {
+        f.publish(&message_received(&format!("evt-backlog-{n}")))
+            .await;
+    }
+    f.start_forwarder();
+
+    let id = endpoint["id"].as_str().expect("id");
+    let delivered = eventually(PATIENCE, || async {
+        let (_, page) = f
+            .api(
+                Method::GET,
+                &format!("/v1/endpoints/{id}/deliveries?status=delivered"),
+                None,
+            )
+            .await;
+        (page["data"].as_array().map(Vec::len) == Some(5)).then_some(())
+    })
+    .await;
+    assert!(
+        delivered.is_some(),
+        "all 5 delivered ({} received)",
+        receiver.received().len()
+    );
+    assert_eq!(receiver.received().len(), 5, "each sent once");
+    assert_eq!(receiver.max_in_flight(), 1, "one request at a time");
     f.stop().await;
 }

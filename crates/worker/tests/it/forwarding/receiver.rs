@@ -17,6 +17,8 @@ pub struct Reply {
     pub delay: Duration,
     /// `Retry-After` header value.
     pub retry_after: Option<&'static str>,
+    /// The body; `answer <status>` when `None`.
+    pub body: Option<&'static [u8]>,
 }
 
 impl Reply {
@@ -26,6 +28,7 @@ impl Reply {
             status,
             delay: Duration::ZERO,
             retry_after: None,
+            body: None,
         }
     }
 
@@ -148,5 +151,8 @@ async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes) ->
     if let Some(after) = reply.retry_after {
         answer.insert_header(("retry-after", after));
     }
-    answer.body(format!("answer {}", reply.status))
+    match reply.body {
+        Some(body) => answer.body(body),
+        None => answer.body(format!("answer {}", reply.status)),
+    }
 }

@@ -60,6 +60,7 @@ async fn a_late_attempt_from_a_worker_whose_lease_ran_out_does_not_undo_a_delive
         duration_ms: 31_000,
         verdict: Verdict::Retry(chrono::Utc::now()),
         disable_after: Duration::from_secs(3600),
+        streak_gap: Duration::from_secs(3600),
     };
     record_attempt(&tx, &late).await.expect("recorded");
     tx.commit().await.expect("committed");

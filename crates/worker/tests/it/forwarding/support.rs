@@ -18,6 +18,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::BasicProperties;
 use reqwest::Method;
 use serde_json::Value;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -136,6 +137,50 @@ impl Forwarding {
             token.cancel();
             handle.await.expect("forwarder stopped cleanly");
         }
+    }
+
+    /// `inlet-worker deliver` on this test's database and broker, with its
+    /// delivery settings and URL policy, for the caller to adjust and spawn
+    /// (a process of its own: its environment is not the other tests').
+    pub fn deliver_command(&self) -> Command {
+        let s = &self.settings;
+        let d = &s.delivery;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_inlet-worker"));
+        command
+            .arg("deliver")
+            .env_remove("INLET_CONFIG")
+            .env("INLET_DATABASE_URL", &s.database.database_url)
+            .env("INLET_AMQP_URL", &s.broker.amqp_url)
+            .env("INLET_TOPOLOGY_PREFIX", &s.broker.topology_prefix)
+            .env("INLET_WORKER_METRICS_ADDR", "127.0.0.1:0")
+            .env(
+                "INLET_FORWARD_ALLOW_HTTP",
+                s.forward.forward_allow_http.to_string(),
+            )
+            .env(
+                "INLET_FORWARD_ALLOW_PRIVATE",
+                s.forward.forward_allow_private.to_string(),
+            )
+            .env(
+                "INLET_DELIVERY_TIMEOUT_MS",
+                d.delivery_timeout_ms.to_string(),
+            )
+            .env(
+                "INLET_DELIVERY_BACKOFF_BASE_MS",
+                d.delivery_backoff_base_ms.to_string(),
+            )
+            .env(
+                "INLET_DELIVERY_BACKOFF_MAX_MS",
+                d.delivery_backoff_max_ms.to_string(),
+            )
+            .env(
+                "INLET_DELIVERY_POLL_INTERVAL_MS",
+                d.delivery_poll_interval_ms.to_string(),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
     }
 
     /// Calls the management API as this test's client.
