@@ -43,3 +43,25 @@ async fn a_meta_batch_of_many_messages_is_stored_in_one_go() {
     assert_eq!(worker.count(events).await, 1);
     worker.finish().await;
 }
+
+#[tokio::test]
+async fn a_message_whose_text_holds_a_nul_character_is_stored_with_a_replacement_character() {
+    // JSON may carry U+0000 (`\u0000`); PostgreSQL's text and jsonb cannot.
+    let worker = spawn_worker().await;
+    let body = meta_text("wamid.nul", "16505551234", "a\0b", 1_749_416_383);
+    assert!(
+        String::from_utf8_lossy(&body).contains("\\u0000"),
+        "the fixture carries the escape"
+    );
+    worker.publish_meta(&body).await;
+
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM messages WHERE body = 'a' || chr(65533) || 'b' \
+             AND raw::text LIKE '%a' || chr(65533) || 'b%'",
+            1,
+        )
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    worker.finish().await;
+}
