@@ -21,14 +21,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled_with_a_reason_and_can_be_r
     let id = endpoint["id"].as_str().expect("id").to_owned();
     f.publish(&message_received("evt-dis-1")).await;
 
-    let disabled = eventually(PATIENCE, || async {
-        let (_, e) = f
-            .api(Method::GET, &format!("/v1/endpoints/{id}"), None)
-            .await;
-        (e["enabled"] == false).then_some(e)
-    })
-    .await
-    .expect("the endpoint is disabled");
+    let disabled = f.disabled_endpoint(&id).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()
@@ -140,14 +133,7 @@ async fn an_endpoint_failing_every_attempt_for_the_whole_window_is_disabled() {
     let id = endpoint["id"].as_str().expect("id").to_owned();
     f.publish(&message_received("evt-streak-long")).await;
 
-    let disabled = eventually(PATIENCE, || async {
-        let (_, e) = f
-            .api(Method::GET, &format!("/v1/endpoints/{id}"), None)
-            .await;
-        (e["enabled"] == false).then_some(e)
-    })
-    .await
-    .expect("the endpoint is disabled");
+    let disabled = f.disabled_endpoint(&id).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()

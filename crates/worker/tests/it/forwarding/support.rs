@@ -264,6 +264,18 @@ impl Forwarding {
             .expect("publish settled");
     }
 
+    /// Waits until the endpoint `id` is disabled; returns it.
+    pub async fn disabled_endpoint(&self, id: &str) -> Value {
+        eventually(PATIENCE, || async {
+            let (_, e) = self
+                .api(Method::GET, &format!("/v1/endpoints/{id}"), None)
+                .await;
+            (e["enabled"] == false).then_some(e)
+        })
+        .await
+        .expect("the endpoint is disabled")
+    }
+
     /// Waits until the endpoint's only delivery has `status`; returns its detail.
     pub async fn delivery_with_status(&self, endpoint: &Value, status: &str) -> Value {
         let endpoint_id = endpoint["id"].as_str().expect("endpoint id");
