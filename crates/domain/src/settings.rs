@@ -60,8 +60,9 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A TOML file may give a number (`verify_token = 123456`): keep its
-        // text. Variables always arrive as text ([`Variables`]).
+        // A TOML file may give a number (`verify_token = 123456`), and so may
+        // a variable, but only one that prints as written ([`Variables`]):
+        // its text is the secret.
         struct V;
         impl Visitor<'_> for V {
             type Value = Secret;

@@ -31,6 +31,21 @@ impl Probe {
         Ok(Probe { port, handle, task })
     }
 
+    /// Waits for `starting` (migrations, wiring) while serving probes; if it
+    /// fails, stops serving and returns its error.
+    pub async fn while_starting<T>(
+        self,
+        starting: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<(Self, T)> {
+        match starting.await {
+            Ok(started) => Ok((self, started)),
+            Err(error) => {
+                let _ = self.stop().await;
+                Err(error)
+            }
+        }
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -50,7 +65,7 @@ struct ProbeState {
 }
 
 /// Builds the server on an already-bound listener.
-pub fn build(listener: TcpListener, metrics: Metrics, repo: Repository) -> std::io::Result<Server> {
+fn build(listener: TcpListener, metrics: Metrics, repo: Repository) -> std::io::Result<Server> {
     let state = web::Data::new(ProbeState { metrics, repo });
     Ok(HttpServer::new(move || {
         App::new()

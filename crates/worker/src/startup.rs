@@ -25,21 +25,16 @@ impl Worker {
         let repo = Repository::new(pool);
         let metrics = Metrics::new().context("registering metrics")?;
         let probe = Probe::start(&settings.worker_metrics_addr, metrics.clone(), repo.clone())?;
-        let ready = async {
-            migrate_unless_stopped(&repo, &shutdown).await?;
-            if settings.delivery.delivery_enabled {
-                crate::delivery::Forwarder::build(&settings, repo.clone(), &metrics).map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        let forwarder = match ready.await {
-            Ok(forwarder) => forwarder,
-            Err(error) => {
-                let _ = probe.stop().await;
-                return Err(error);
-            }
-        };
+        let (probe, forwarder) = probe
+            .while_starting(async {
+                migrate_unless_stopped(&repo, &shutdown).await?;
+                if settings.delivery.delivery_enabled {
+                    crate::delivery::Forwarder::build(&settings, repo.clone(), &metrics).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .await?;
         let consumer = Arc::new(Consumer::new(&settings, repo, metrics));
         Ok(Worker {
             consumer,

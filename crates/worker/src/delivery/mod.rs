@@ -107,18 +107,12 @@ pub async fn run_standalone(settings: Settings, shutdown: CancellationToken) -> 
     let repo = Repository::new(settings.database.pool()?);
     let metrics = Metrics::new().context("registering metrics")?;
     let probe = Probe::start(&settings.worker_metrics_addr, metrics.clone(), repo.clone())?;
-    let ready = async {
-        migrate_unless_stopped(&repo, &shutdown).await?;
-        Forwarder::wire(&settings, repo.clone(), &metrics, true)
-    };
-    match ready.await {
-        Ok(forwarder) => {
-            forwarder.run(shutdown).await;
-            probe.stop().await
-        }
-        Err(error) => {
-            let _ = probe.stop().await;
-            Err(error)
-        }
-    }
+    let (probe, forwarder) = probe
+        .while_starting(async {
+            migrate_unless_stopped(&repo, &shutdown).await?;
+            Forwarder::wire(&settings, repo.clone(), &metrics, true)
+        })
+        .await?;
+    forwarder.run(shutdown).await;
+    probe.stop().await
 }
