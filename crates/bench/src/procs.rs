@@ -67,11 +67,7 @@ pub fn gateway_secrets_env() -> Vec<(String, String)> {
     ]
 }
 
-/// A free local port (bound then released; a race with another process is possible but rare).
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
+pub use inlet_testkit::free_port;
 
 impl Proc {
     /// Starts `exe serve <service>` with `env`, logging to a file in the temp dir.

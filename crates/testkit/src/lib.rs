@@ -181,6 +181,13 @@ impl TestBroker {
     }
 }
 
+/// A free local port: bound, then released (another process could take it
+/// meanwhile, which is rare enough for tests and benchmarks).
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// Polls `check` every 50 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
 where

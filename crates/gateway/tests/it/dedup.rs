@@ -179,11 +179,7 @@ impl PrivateRedis {
     }
 
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        Self::start_on(port)
+        Self::start_on(inlet_testkit::free_port().expect("free port"))
     }
 
     fn url(&self) -> String {

@@ -3,18 +3,17 @@
 
 use crate::helpers::{worker_settings, WAIT};
 use inlet_testkit::{eventually, TestBroker, TestDb};
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    inlet_testkit::free_port().expect("a free port")
+}
 use inlet_worker::startup::Worker;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The key of the advisory lock every migrating process takes.
 const MIGRATION_LOCK: i64 = 0x1e7_1e7;
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
-}
 
 /// The status code and JSON body of `GET path`, once the port answers.
 async fn probe(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
