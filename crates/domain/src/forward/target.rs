@@ -88,7 +88,9 @@ pub async fn check(url: &str, policy: TargetPolicy) -> Result<Url, TargetError> 
 /// Whether an address is internal: loopback, private, shared (CGNAT),
 /// link-local (which holds the cloud metadata service, 169.254.169.254),
 /// unique-local (`fc00::/7`, including `fd00::/8`), multicast, unspecified or
-/// reserved. IPv4 embedded in IPv6 is judged as IPv4.
+/// reserved. IPv4 embedded in IPv6 (mapped, NAT64, 6to4) is judged as IPv4;
+/// local-use NAT64 and Teredo, whose IPv4 cannot be read back reliably, are
+/// refused whole.
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
@@ -119,9 +121,12 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
-        return is_forbidden_v4(Ipv4Addr::new(a, b, c, d));
+        return is_forbidden_v4(embedded_v4(s[6], s[7]));
+    }
+    // 6to4 (2002::/16) carries the relay's IPv4 address in its next 32 bits;
+    // a 6to4 router on the inside would deliver to that address.
+    if s[0] == 0x2002 {
+        return is_forbidden_v4(embedded_v4(s[1], s[2]));
     }
     ip.is_unspecified()
         || ip.is_loopback()
@@ -131,6 +136,15 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfec0 // deprecated site-local
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || s[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64, 64:ff9b:1::/48
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo, 2001::/32: tunnels to an obfuscated IPv4
+        || s[..4] == [0x100, 0, 0, 0] // discard-only, 100::/64
+}
+
+fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
+    let [a, b] = high.to_be_bytes();
+    let [c, d] = low.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 #[cfg(test)]
@@ -160,6 +174,13 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "2002:c0a8:101:1::5",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:abcd::7f00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(is_forbidden(ip.parse().expect("ip")), "{ip}");
         }
@@ -167,7 +188,13 @@ mod tests {
 
     #[test]
     fn public_addresses_are_allowed() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "2002:5db8:d822::1", // 6to4 of 93.184.216.34
+            "64:ff9b::808:808",  // NAT64 of 8.8.8.8
+        ] {
             assert!(!is_forbidden(ip.parse().expect("ip")), "{ip}");
         }
     }
