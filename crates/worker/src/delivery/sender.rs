@@ -109,6 +109,10 @@ impl Sender {
             .body(body);
         match request.send().await {
             Ok(response) => read_answer(response, now).await,
+            // The endpoint now resolves inside: trying again would ask the
+            // same resolver, and the URL was only accepted for its outside
+            // address, so the delivery fails for good.
+            Err(error) if refused_as_private(&error) => failure(Class::Final, describe(&error)),
             Err(error) => failure(Class::Retryable, describe(&error)),
         }
     }
@@ -193,6 +197,18 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         format!("{kind}: {cause}")
     }
+}
+
+/// Whether the resolver below refused the endpoint's host.
+fn refused_as_private(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        if s.is::<PrivateAddress>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Resolves like the system does, but refuses names with an internal address.

@@ -84,12 +84,14 @@ async fn a_delivery_to_a_host_resolving_to_an_internal_address_is_refused_at_sen
     .await;
     let receiver = Receiver::start();
     let url = receiver.url.replace("127.0.0.1", "localhost");
-    let endpoint = f.endpoint(json!({"url": url, "max_attempts": 1})).await;
+    let endpoint = f.endpoint(json!({"url": url, "max_attempts": 5})).await;
     f.publish(&message_received("evt-private")).await;
 
     let detail = f.delivery_with_status(&endpoint, "failed").await;
     let error = detail["attempts"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("private"), "{error}");
+    // Final at once: asking the same resolver again cannot change its answer.
+    assert_eq!(detail["attempt_count"], 1, "{detail}");
     assert!(
         receiver.received().is_empty(),
         "nothing reached the receiver"
