@@ -28,15 +28,16 @@ impl Backoff {
     }
 }
 
-/// Reads a `Retry-After` value: delay seconds or an HTTP date.
+/// Reads a `Retry-After` value: delay seconds or an HTTP date, in any of the
+/// three forms RFC 9110 asks a recipient to accept (IMF-fixdate, RFC 850,
+/// asctime).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
+    let at = DateTime::<Utc>::from(httpdate::parse_http_date(value).ok()?);
+    // A date already past means "now".
     (at - now).to_std().ok().or(Some(Duration::ZERO))
 }
 
@@ -82,6 +83,19 @@ mod tests {
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
             Some(Duration::from_secs(60))
+        );
+        // The obsolete forms a recipient must still read (RFC 9110 §5.6.7).
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:29:00 2015", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
     }
