@@ -1,16 +1,19 @@
 //! Client tokens: generated at random, shown once, stored as a SHA-256 hash,
-//! checked in constant time; and the extractor that authenticates a request.
+//! checked in constant time; the middleware that authenticates a request and
+//! the extractor that hands its client to a handler.
 
 use super::error::AdminError;
 use super::AdminState;
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use futures::future::LocalBoxFuture;
 use inlet_domain::repository::forwarding::client_by_token_hash;
 use ring::rand::{SecureRandom, SystemRandom};
+use std::future::{ready, Ready};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -42,42 +45,65 @@ pub fn hash_token(token: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// The authenticated client of a request.
+/// The authenticated client of a request, put there by [`authenticate`].
 #[derive(Clone, Copy, Debug)]
 pub struct ClientId(pub Uuid);
 
+/// Middleware: answers 401 unless the bearer token is a client's, before
+/// any handler reads the path, query or body (so a caller without a valid
+/// token learns nothing from how a malformed request is answered), and hands
+/// the client's id to the handler.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match client_of(req.request()).await {
+        Ok(id) => {
+            req.extensions_mut().insert(id);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(error) => Ok(req.error_response(error).map_into_right_body()),
+    }
+}
+
+async fn client_of(req: &HttpRequest) -> Result<ClientId, AdminError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(TOKEN_PREFIX))
+        .ok_or(AdminError::Unauthorized)?;
+    let state = req
+        .app_data::<web::Data<AdminState>>()
+        .ok_or(AdminError::Unauthorized)?;
+    let hash = hash_token(token);
+    let client = state.repo.client().await?;
+    let Some((id, stored)) = client_by_token_hash(&client, &hash).await? else {
+        return Err(AdminError::Unauthorized);
+    };
+    // The lookup already matched; comparing again in constant time keeps the
+    // decision itself free of timing differences.
+    if bool::from(stored.ct_eq(&hash)) {
+        Ok(ClientId(id))
+    } else {
+        Err(AdminError::Unauthorized)
+    }
+}
+
 impl FromRequest for ClientId {
     type Error = AdminError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_owned());
-        let state = req.app_data::<web::Data<AdminState>>().cloned();
-        Box::pin(async move {
-            let (Some(token), Some(state)) = (token, state) else {
-                return Err(AdminError::Unauthorized);
-            };
-            if !token.starts_with(TOKEN_PREFIX) {
-                return Err(AdminError::Unauthorized);
-            }
-            let hash = hash_token(&token);
-            let client = state.repo.client().await?;
-            let Some((id, stored)) = client_by_token_hash(&client, &hash).await? else {
-                return Err(AdminError::Unauthorized);
-            };
-            // The lookup already matched; comparing again in constant time
-            // keeps the decision itself free of timing differences.
-            if bool::from(stored.ct_eq(&hash)) {
-                Ok(ClientId(id))
-            } else {
-                Err(AdminError::Unauthorized)
-            }
-        })
+        // Absent only on a route registered outside the authenticated scope.
+        ready(
+            req.extensions()
+                .get::<ClientId>()
+                .copied()
+                .ok_or(AdminError::Unauthorized),
+        )
     }
 }
 

@@ -3,8 +3,9 @@
 //! public ingest port, and the only part of the gateway that uses PostgreSQL:
 //! when the database is down it answers 503 and ingest is unaffected.
 //!
-//! - [`auth`]: bearer tokens and the authenticating extractor.
-//! - [`clients`]: creating a client (the CLI's `clients create`).
+//! - [`auth`]: bearer tokens, the authenticating middleware and the
+//!   [`auth::ClientId`] extractor.
+//! - [`clients`]: managing clients (the CLI's `clients create|list|rotate|revoke`).
 //! - [`endpoints`], [`deliveries`]: the handlers.
 //! - [`views`]: request and response bodies.
 //! - [`error`]: `{error, message}` answers with stable codes.
@@ -20,6 +21,7 @@ pub mod views;
 
 use crate::config::Settings;
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use error::AdminError;
@@ -117,30 +119,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/v1/openapi.json", web::get().to(openapi::openapi))
         .service(
-            web::resource("/v1/endpoints")
-                .route(web::post().to(endpoints::create))
-                .route(web::get().to(endpoints::list)),
-        )
-        .service(
-            web::resource("/v1/endpoints/{id}")
-                .route(web::get().to(endpoints::get))
-                .route(web::patch().to(endpoints::patch))
-                .route(web::delete().to(endpoints::delete)),
-        )
-        .route(
-            "/v1/endpoints/{id}/rotate-secret",
-            web::post().to(endpoints::rotate),
-        )
-        .route("/v1/endpoints/{id}/test", web::post().to(endpoints::test))
-        .route(
-            "/v1/endpoints/{id}/deliveries",
-            web::get().to(deliveries::list),
-        )
-        .route("/v1/deliveries/{id}", web::get().to(deliveries::get))
-        .route(
-            "/v1/deliveries/{id}/retry",
-            web::post().to(deliveries::retry),
+            // Everything else under /v1 needs a client's token, unknown
+            // paths included: without one, nothing says which routes exist.
+            web::scope("/v1")
+                .wrap(from_fn(auth::authenticate))
+                .configure(client_routes),
         );
+}
+
+/// The routes a client's token opens, under `/v1`.
+fn client_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/endpoints")
+            .route(web::post().to(endpoints::create))
+            .route(web::get().to(endpoints::list)),
+    )
+    .service(
+        web::resource("/endpoints/{id}")
+            .route(web::get().to(endpoints::get))
+            .route(web::patch().to(endpoints::patch))
+            .route(web::delete().to(endpoints::delete)),
+    )
+    .route(
+        "/endpoints/{id}/rotate-secret",
+        web::post().to(endpoints::rotate),
+    )
+    .route("/endpoints/{id}/test", web::post().to(endpoints::test))
+    .route(
+        "/endpoints/{id}/deliveries",
+        web::get().to(deliveries::list),
+    )
+    .route("/deliveries/{id}", web::get().to(deliveries::get))
+    .route("/deliveries/{id}/retry", web::post().to(deliveries::retry));
 }
 
 async fn healthz() -> HttpResponse {

@@ -114,3 +114,75 @@ async fn the_management_api_answers_503_when_the_database_is_unreachable() {
     assert_eq!(body["error"], "unavailable");
     admin.stop();
 }
+
+#[tokio::test]
+async fn without_a_valid_token_every_request_is_answered_401_whatever_its_path_or_body() {
+    let admin = spawn_admin(lax()).await;
+    let token = admin.client("acme").await;
+    let not_json = || {
+        admin
+            .http
+            .post(format!("{}/v1/endpoints", admin.address))
+            .header("content-type", "application/json")
+            .body("{not json")
+    };
+    let cases = [
+        (
+            "malformed id",
+            admin
+                .http
+                .get(format!("{}/v1/endpoints/not-a-uuid", admin.address)),
+        ),
+        ("malformed body", not_json()),
+        (
+            "bad query",
+            admin.http.get(format!(
+                "{}/v1/endpoints/{}/deliveries?limit=many",
+                admin.address,
+                uuid::Uuid::now_v7()
+            )),
+        ),
+        (
+            "unknown path",
+            admin.http.get(format!("{}/v1/nothing-here", admin.address)),
+        ),
+    ];
+    for (case, request) in cases {
+        let resp = request
+            .bearer_auth("inlet_not-a-real-token")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status(), 401, "{case}");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "unauthorized", "{case}");
+    }
+    // With the client's token the same requests get their own answers.
+    let resp = admin
+        .http
+        .get(format!("{}/v1/endpoints/not-a-uuid", admin.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 404);
+    let resp = not_json().bearer_auth(&token).send().await.expect("sent");
+    assert_eq!(resp.status(), 400);
+    let resp = admin
+        .http
+        .get(format!("{}/v1/nothing-here", admin.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 404);
+    // The document describing the API needs no token.
+    let resp = admin
+        .http
+        .get(format!("{}/v1/openapi.json", admin.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 200);
+    admin.stop();
+}
