@@ -5,10 +5,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inlet_domain::repository::Repository;
 use inlet_domain::shutdown::on_signals;
-use inlet_gateway::admin::clients::create_client;
+use inlet_gateway::admin::clients::{create_client, list_clients, revoke_client, rotate_token};
 use inlet_gateway::admin::AdminApp;
 use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
+use uuid::Uuid;
 
 // glibc's malloc took over a quarter of the worker's CPU on the many small
 // allocations of JSON values and AMQP frames (docs/benchmarks.md).
@@ -40,6 +41,18 @@ enum ClientsCommand {
         /// A name for humans.
         name: String,
     },
+    /// List every client, revoked ones included.
+    List,
+    /// Give a client a new token (shown only this once); the old one stops working.
+    Rotate {
+        /// The client's id.
+        id: Uuid,
+    },
+    /// Revoke a client: its token stops working and its endpoints are disabled.
+    Revoke {
+        /// The client's id.
+        id: Uuid,
+    },
 }
 
 #[tokio::main]
@@ -47,23 +60,66 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
-        Command::Clients {
-            command: ClientsCommand::Create { name },
-        } => {
-            // Only the database settings matter here: no webhook secrets needed.
-            let settings: Settings =
-                inlet_domain::settings::load(Settings::default()).context("loading settings")?;
-            inlet_domain::telemetry::init(settings.log_format);
-            let repo = Repository::new(settings.database.pool()?);
+        Command::Clients { command } => manage_clients(command).await,
+    }
+}
+
+async fn manage_clients(command: ClientsCommand) -> anyhow::Result<()> {
+    // Only the database settings matter here: no webhook secrets needed.
+    let settings: Settings =
+        inlet_domain::settings::load(Settings::default()).context("loading settings")?;
+    inlet_domain::telemetry::init(settings.log_format);
+    let repo = Repository::new(settings.database.pool()?);
+    match command {
+        ClientsCommand::Create { name } => {
             let (client, token) = create_client(&repo, &name)
                 .await
                 .context("creating the client")?;
             println!("client_id: {}", client.id);
-            println!("token: {token}");
-            eprintln!("Store the token now: it is not kept and cannot be shown again.");
-            Ok(())
+            print_token(&token);
+        }
+        ClientsCommand::List => {
+            let clients = list_clients(&repo).await.context("listing the clients")?;
+            println!(
+                "{:<36}  {:<20}  {:<9}  {:<20}  name",
+                "id", "created", "endpoints", "revoked"
+            );
+            for c in clients {
+                let revoked = c.revoked_at.map_or_else(|| "-".to_owned(), stamp);
+                println!(
+                    "{:<36}  {:<20}  {:<9}  {:<20}  {}",
+                    c.id,
+                    stamp(c.created_at),
+                    c.endpoints,
+                    revoked,
+                    c.name
+                );
+            }
+        }
+        ClientsCommand::Rotate { id } => {
+            let token = rotate_token(&repo, id)
+                .await
+                .context("rotating the client's token")?;
+            println!("client_id: {id}");
+            print_token(&token);
+        }
+        ClientsCommand::Revoke { id } => {
+            let disabled = revoke_client(&repo, id)
+                .await
+                .context("revoking the client")?;
+            println!("revoked: {id} ({disabled} endpoints disabled)");
         }
     }
+    Ok(())
+}
+
+fn print_token(token: &str) {
+    println!("token: {token}");
+    eprintln!("Store the token now: it is not kept and cannot be shown again.");
+}
+
+fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 async fn serve() -> anyhow::Result<()> {

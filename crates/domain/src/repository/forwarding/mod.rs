@@ -8,7 +8,10 @@ mod deliveries;
 mod endpoints;
 mod sending;
 
-pub use clients::{client_by_token_hash, insert_client, ForwardClient};
+pub use clients::{
+    client_by_token_hash, insert_client, list_clients, revoke_client, rotate_client_token,
+    ClientChange, ClientSummary, ForwardClient,
+};
 pub use deliveries::{
     fan_out, get_delivery, insert_test_delivery, list_attempts, list_deliveries, retry_delivery,
     Attempt, Delivery, DeliveryPage, FanOutEvent, RetryOutcome,

@@ -12,4 +12,5 @@ mod limits;
 mod proxy;
 mod receiver;
 mod restart;
+mod revoke;
 mod support;
