@@ -81,7 +81,12 @@ pub struct Settings {
     /// `INLET_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
     /// `INLET_ADMIN_ADDR`: where the management API listens (never the public ingest port).
+    /// It also serves `/metrics`.
     pub admin_addr: String,
+    /// `INLET_METRICS_ON_INGEST`: serve `/metrics` on the public ingest listener
+    /// too (false: only on the internal `INLET_ADMIN_ADDR`, so the internet
+    /// cannot read traffic volumes).
+    pub metrics_on_ingest: bool,
     /// PostgreSQL, used only by the management API (ingest never needs it).
     #[serde(flatten)]
     pub database: inlet_domain::settings::DatabaseSettings,
@@ -150,6 +155,7 @@ impl Default for Settings {
             publishes_in_flight: 8,
             log_format: LogFormat::Pretty,
             admin_addr: "127.0.0.1:8081".into(),
+            metrics_on_ingest: true,
             database: inlet_domain::settings::DatabaseSettings::default(),
             forward: inlet_domain::forward::settings::ForwardSettings::default(),
         }

@@ -126,12 +126,12 @@ async fn serve() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading settings")?;
     inlet_domain::telemetry::init(settings.log_format);
     let shutdown = on_signals().context("installing signal handlers")?;
+    let app = Application::build(settings.clone(), shutdown.clone())?;
+    tracing::info!(port = app.port(), "Gateway listening.");
     // The management API gets its own pool; ingest never touches it.
     let repo = Repository::new(settings.database.pool()?);
-    let admin = AdminApp::build(&settings, repo, shutdown.clone())?;
+    let admin = AdminApp::build(&settings, repo, app.metrics(), shutdown.clone())?;
     tracing::info!(port = admin.port(), "Management API listening.");
-    let app = Application::build(settings, shutdown.clone())?;
-    tracing::info!(port = app.port(), "Gateway listening.");
     let mut ingest = tokio::spawn(app.run_until_stopped());
     let mut admin = tokio::spawn(admin.run_until_stopped());
     // Whichever server ends first (normally both, on the signal) stops the other.

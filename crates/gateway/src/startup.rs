@@ -42,6 +42,7 @@ const DEDUP_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// A built gateway, bound to its port, not yet running.
 pub struct Application {
     port: u16,
+    metrics: Metrics,
     start: Box<dyn FnOnce() -> std::io::Result<Server> + Send>,
     shutdown: CancellationToken,
     publisher: Publisher,
@@ -92,10 +93,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.gateway_addr)
             .with_context(|| format!("binding INLET_GATEWAY_ADDR {}", settings.gateway_addr))?;
         let port = listener.local_addr()?.port();
+        let metrics_on_ingest = settings.metrics_on_ingest;
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             publisher: publisher.clone(),
-            metrics,
+            metrics: metrics.clone(),
             senders,
             dedup: dedup.clone(),
             intake,
@@ -130,7 +132,11 @@ impl Application {
                     .service(post_only("/webhooks/standard/{source}", standard::receive))
                     .route("/healthz", web::get().to(health::healthz))
                     .route("/readyz", web::get().to(health::readyz))
-                    .route("/metrics", web::get().to(metrics::metrics))
+                    .configure(|cfg| {
+                        if metrics_on_ingest {
+                            cfg.route("/metrics", web::get().to(metrics::metrics));
+                        }
+                    })
                     .default_service(web::to(not_found))
             })
             .listen(listener)?
@@ -140,6 +146,7 @@ impl Application {
         };
         Ok(Application {
             port,
+            metrics,
             start: Box::new(start),
             shutdown,
             publisher,
@@ -150,6 +157,11 @@ impl Application {
     /// The port the listener is bound to.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The gateway's metrics, for the management listener to serve.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
     }
 
     /// Serves until the shutdown token is cancelled and in-flight requests

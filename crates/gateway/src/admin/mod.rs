@@ -1,7 +1,8 @@
 //! The management API for forwarding: clients manage their endpoints and
 //! read their delivery logs. Its own listener (`INLET_ADMIN_ADDR`), never the
 //! public ingest port, and the only part of the gateway that uses PostgreSQL:
-//! when the database is down it answers 503 and ingest is unaffected.
+//! when the database is down it answers 503 and ingest is unaffected. Being
+//! internal, the listener also serves the gateway's `/metrics`.
 //!
 //! - [`auth`]: bearer tokens, the authenticating middleware and the
 //!   [`auth::ClientId`] extractor.
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod views;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -56,6 +58,7 @@ impl AdminApp {
     pub fn build(
         settings: &Settings,
         repo: Repository,
+        metrics: Metrics,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         if settings.admin_addr == settings.gateway_addr && !settings.admin_addr.ends_with(":0") {
@@ -71,9 +74,11 @@ impl AdminApp {
             secret_grace: chrono::Duration::try_seconds(grace)
                 .context("INLET_FORWARD_SECRET_GRACE_SECS is too large")?,
         });
+        let metrics = web::Data::new(metrics);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(BODY_LIMIT)
@@ -117,6 +122,9 @@ impl AdminApp {
 /// The management routes, for [`AdminApp`] (and any test app).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        // The gateway's metrics, on this internal listener whatever
+        // INLET_METRICS_ON_INGEST says.
+        .route("/metrics", web::get().to(crate::routes::metrics::internal))
         .route("/v1/openapi.json", web::get().to(openapi::openapi))
         .service(
             // Everything else under /v1 needs a client's token, unknown

@@ -2,7 +2,9 @@
 //! and deduplicating under a test-only Redis key prefix.
 
 use inlet_domain::envelope::EventMeta;
+use inlet_domain::repository::Repository;
 use inlet_domain::settings::Secret;
+use inlet_gateway::admin::AdminApp;
 use inlet_gateway::config::Settings;
 use inlet_gateway::startup::Application;
 use inlet_testkit::TestBroker;
@@ -109,6 +111,33 @@ pub fn spawn_unready(broker: TestBroker, settings: Settings) -> TestApp {
         dedup_prefix,
         shutdown,
     }
+}
+
+/// A ready gateway and its management listener (`http://127.0.0.1:<port>`),
+/// built as `inlet-gateway` does, sharing the gateway's metrics. The
+/// management API's database is never reached unless a test calls `/v1`.
+pub async fn spawn_with_admin(broker: TestBroker, settings: Settings) -> (TestApp, String) {
+    inlet_domain::telemetry::init_for_tests();
+    let shutdown = CancellationToken::new();
+    let dedup_prefix = settings.dedup_prefix.clone();
+    let app = Application::build(settings.clone(), shutdown.clone()).expect("gateway builds");
+    let repo = Repository::new(settings.database.pool().expect("pool"));
+    let admin = AdminApp::build(&settings, repo, app.metrics(), shutdown.clone())
+        .expect("management listener builds");
+    let admin_address = format!("http://127.0.0.1:{}", admin.port());
+    tokio::spawn(admin.run_until_stopped());
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    wait_ready(&http, &address).await;
+    let app = TestApp {
+        address,
+        broker,
+        http,
+        dedup_prefix,
+        shutdown,
+    };
+    (app, admin_address)
 }
 
 impl TestApp {

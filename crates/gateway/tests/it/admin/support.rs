@@ -5,6 +5,7 @@ use inlet_domain::settings::DatabaseSettings;
 use inlet_gateway::admin::clients::create_client;
 use inlet_gateway::admin::AdminApp;
 use inlet_gateway::config::Settings;
+use inlet_gateway::metrics::Metrics;
 use inlet_testkit::TestDb;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -47,7 +48,8 @@ pub fn spawn_on(db: TestDb, database: DatabaseSettings, forward: ForwardSettings
     };
     let shutdown = CancellationToken::new();
     let repo = inlet_domain::repository::Repository::new(database.pool().expect("pool"));
-    let app = AdminApp::build(&settings, repo, shutdown.clone()).expect("admin builds");
+    let metrics = Metrics::new().expect("metrics");
+    let app = AdminApp::build(&settings, repo, metrics, shutdown.clone()).expect("admin builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestAdmin {

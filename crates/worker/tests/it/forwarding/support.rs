@@ -101,8 +101,14 @@ impl Forwarding {
             ..inlet_gateway::config::Settings::default()
         };
         let admin_shutdown = CancellationToken::new();
-        let app = AdminApp::build(&gateway, db.repo.clone(), admin_shutdown.clone())
-            .expect("admin builds");
+        let gateway_metrics = inlet_gateway::metrics::Metrics::new().expect("metrics");
+        let app = AdminApp::build(
+            &gateway,
+            db.repo.clone(),
+            gateway_metrics,
+            admin_shutdown.clone(),
+        )
+        .expect("admin builds");
         let admin = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let (_, token) = create_client(&db.repo, "acme").await.expect("client");
