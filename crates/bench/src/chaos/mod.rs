@@ -284,13 +284,21 @@ async fn run_on(
         .map(message_of)
         .collect();
 
-    // Wait until every 200 is stored (or the settle time is over).
+    // Statuses only move forward, so every message whose `read` was accepted
+    // ends `read`, whatever order its statuses came in; no status at all is a
+    // status lost.
+    let status_regressions = |stored: &reconcile::Stored| {
+        read_accepted
+            .iter()
+            .filter(|id| !matches!(stored.status.get(*id), Some(Some(s)) if s == "read"))
+            .count()
+    };
+    // Wait until every 200 is stored, statuses included (or the settle time is over).
     let prefix = signer.id_prefix();
     let all_stored = inlet_testkit::eventually(opts.settle, || async {
         let stored = reconcile::stored(db, &prefix).await.ok()?;
-        reconcile::tally(&accepted, &stored)
-            .missing
-            .is_empty()
+        (reconcile::tally(&accepted, &stored).missing.is_empty()
+            && status_regressions(&stored) == 0)
             .then(Instant::now)
     })
     .await;
@@ -308,14 +316,7 @@ async fn run_on(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stored = reconcile::stored(db, &prefix).await?;
     let tally = reconcile::tally(&accepted, &stored);
-    let status_regressions = read_accepted
-        .iter()
-        .filter(|id| {
-            // A status handler that keeps statuses monotonic ends at "read";
-            // one that ignores statuses leaves none (nothing regressed).
-            matches!(stored.status.get(*id), Some(Some(s)) if s != "read")
-        })
-        .count();
+    let status_regressions = status_regressions(&stored);
     let dead_lettered = dead_letters(broker).await?;
 
     gateway.stop(GATEWAY_GRACE).await;

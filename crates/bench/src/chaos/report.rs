@@ -31,7 +31,8 @@ pub struct ChaosReport {
     pub drained: Option<Duration>,
     /// From the fault's end to the gateway's first 200 after it (`None`: no request after it).
     pub intake_recovery: Option<Duration>,
-    /// Stored messages whose final status is not the highest one sent (duplicates scenario).
+    /// Messages whose `read` was accepted that do not end `read`, with another
+    /// status or none (duplicates scenario).
     pub status_regressions: usize,
 }
 
