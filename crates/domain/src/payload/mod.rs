@@ -77,15 +77,21 @@ fn without_nul(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn replace_nul(value: &mut serde_json::Value) {
+    use crate::repository::text::storable;
     use serde_json::Value;
+    use std::borrow::Cow;
     match value {
-        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+        Value::String(s) => {
+            if let Cow::Owned(cleaned) = storable(s) {
+                *s = cleaned;
+            }
+        }
         Value::Array(items) => items.iter_mut().for_each(replace_nul),
         Value::Object(map) => {
             let entries = std::mem::take(map);
             for (key, mut item) in entries {
                 replace_nul(&mut item);
-                map.insert(key.replace('\0', "\u{FFFD}"), item);
+                map.insert(storable(&key).into_owned(), item);
             }
         }
         _ => {}

@@ -14,7 +14,7 @@ mod messages;
 mod migrate;
 mod reactions;
 mod statuses;
-mod text;
+pub(crate) mod text;
 
 pub use calls::store_calls;
 pub use contacts::{apply_consents, upsert_provider_contacts};

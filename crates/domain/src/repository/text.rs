@@ -1,5 +1,5 @@
-//! Text from outside (an endpoint's answer, an error) made fit for a
-//! PostgreSQL `text` column.
+//! Text from outside (an endpoint's answer, an error, a webhook body's
+//! strings) made fit for a PostgreSQL `text` or `jsonb` column.
 
 use std::borrow::Cow;
 
