@@ -287,7 +287,7 @@ async fn run_on(
     // Statuses only move forward, so every message whose `read` was accepted
     // ends `read`, whatever order its statuses came in; no status at all is a
     // status lost.
-    let status_regressions = |stored: &reconcile::Stored| {
+    let regressions = |stored: &reconcile::Stored| {
         read_accepted
             .iter()
             .filter(|id| !matches!(stored.status.get(*id), Some(Some(s)) if s == "read"))
@@ -297,8 +297,7 @@ async fn run_on(
     let prefix = signer.id_prefix();
     let all_stored = inlet_testkit::eventually(opts.settle, || async {
         let stored = reconcile::stored(db, &prefix).await.ok()?;
-        (reconcile::tally(&accepted, &stored).missing.is_empty()
-            && status_regressions(&stored) == 0)
+        (reconcile::tally(&accepted, &stored).missing.is_empty() && regressions(&stored) == 0)
             .then(Instant::now)
     })
     .await;
@@ -316,7 +315,7 @@ async fn run_on(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stored = reconcile::stored(db, &prefix).await?;
     let tally = reconcile::tally(&accepted, &stored);
-    let status_regressions = status_regressions(&stored);
+    let status_regressions = regressions(&stored);
     let dead_lettered = dead_letters(broker).await?;
 
     gateway.stop(GATEWAY_GRACE).await;

@@ -102,6 +102,16 @@ pub fn spawn_unready(broker: TestBroker, settings: Settings) -> TestApp {
     let shutdown = CancellationToken::new();
     let dedup_prefix = settings.dedup_prefix.clone();
     let app = Application::build(settings, shutdown.clone()).expect("gateway builds");
+    serve(app, broker, dedup_prefix, shutdown)
+}
+
+/// Runs a built gateway and returns the handle tests talk to.
+fn serve(
+    app: Application,
+    broker: TestBroker,
+    dedup_prefix: String,
+    shutdown: CancellationToken,
+) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -126,17 +136,8 @@ pub async fn spawn_with_admin(broker: TestBroker, settings: Settings) -> (TestAp
         .expect("management listener builds");
     let admin_address = format!("http://127.0.0.1:{}", admin.port());
     tokio::spawn(admin.run_until_stopped());
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
-    wait_ready(&http, &address).await;
-    let app = TestApp {
-        address,
-        broker,
-        http,
-        dedup_prefix,
-        shutdown,
-    };
+    let app = serve(app, broker, dedup_prefix, shutdown);
+    wait_ready(&app.http, &app.address).await;
     (app, admin_address)
 }
 
