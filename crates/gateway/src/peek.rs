@@ -5,7 +5,9 @@
 //! Ids are sender-controlled text, so a long or odd one is hashed too, keeping
 //! Redis keys short and printable.
 
-use inlet_domain::pick::{pick, Path, Step::Each, Step::Key};
+use inlet_domain::payload::{bridge as bridge_body, openphone as openphone_body};
+use inlet_domain::pick::{pick, Path, Picked, Step::Each, Step::Key};
+use std::ops::Range;
 
 /// Longest id used as it is in a key.
 const MAX_ID_LEN: usize = 128;
@@ -62,24 +64,41 @@ pub fn meta_key(body: &[u8]) -> String {
 }
 
 const OPENPHONE_ID: Path = &[Key("id")];
-const OPENPHONE_LEGACY_LINE: Path = &[Key("data"), Key("object"), Key("phoneNumberId")];
-const OPENPHONE_LINE: Path = &[Key("data"), Key("resource"), Key("phoneNumberId")];
+/// The event id, then every place a body may name its line.
+const OPENPHONE_PATHS: [Path; 5] = [
+    OPENPHONE_ID,
+    openphone_body::LINE_PATHS[0],
+    openphone_body::LINE_PATHS[1],
+    openphone_body::LINE_PATHS[2],
+    openphone_body::LINE_PATHS[3],
+];
 
-/// OpenPhone: the line is the `PN…` phone number id of the event's object
-/// (legacy `data.object`, 2026-03-30 `data.resource`); the key is
-/// [`openphone_key`]'s.
+/// OpenPhone: the line is the `PN…` phone number id the worker will store
+/// the event under (the first of [`openphone_body::LINE_PATHS`]), and `lines`
+/// every one the body names anywhere the decoder looks, so that each can be
+/// checked; the key is [`openphone_key`]'s.
 pub fn openphone(body: &[u8], webhook_id: Option<&str>) -> Result<Peeked, NotJson> {
-    let picked = pick(body, &[OPENPHONE_ID, OPENPHONE_LEGACY_LINE, OPENPHONE_LINE])?;
-    let line = picked
-        .one(1)
-        .or_else(|| picked.one(2))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
+    let picked = pick(body, &OPENPHONE_PATHS)?;
+    let (line, lines) = named_lines(&picked, 1..OPENPHONE_PATHS.len());
     Ok(Peeked {
-        lines: line.iter().cloned().collect(),
         line,
+        lines,
         dedup_key: openphone_key(picked.one(0), webhook_id, body),
     })
+}
+
+/// The lines named at paths `paths` of `picked`: the first non-empty one in
+/// path order (the one the decoder takes) and every one, each once.
+fn named_lines(picked: &Picked<'_>, paths: Range<usize>) -> (Option<String>, Vec<String>) {
+    let named: Vec<&str> = paths
+        .flat_map(|i| picked.all(i))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let first = named.first().map(|s| (*s).to_owned());
+    let mut lines: Vec<String> = named.into_iter().map(str::to_owned).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    (first, lines)
 }
 
 /// OpenPhone: the body `id` (`EV…`, the same on every retry and in both
@@ -94,14 +113,27 @@ pub fn openphone_key(id: Option<&str>, webhook_id: Option<&str>, body: &[u8]) ->
 
 const BRIDGE_MESSAGE_ID: Path = &[Key("data"), Key("message_id")];
 const BRIDGE_EVENT_TYPE: Path = &[Key("event_type")];
+/// The message id and event type, then every place a body may name its line.
+const BRIDGE_PATHS: [Path; 5] = [
+    BRIDGE_MESSAGE_ID,
+    BRIDGE_EVENT_TYPE,
+    bridge_body::LINE_PATHS[0],
+    bridge_body::LINE_PATHS[1],
+    bridge_body::LINE_PATHS[2],
+];
 
-/// Bridge: the line comes from the URL only; the key is [`bridge_key`]'s.
-pub fn bridge(line: Option<&str>, body: &[u8]) -> Result<Peeked, NotJson> {
-    let picked = pick(body, &[BRIDGE_MESSAGE_ID, BRIDGE_EVENT_TYPE])?;
+/// Bridge: the line is the one the body names (its session, the first of
+/// [`bridge_body::LINE_PATHS`]), else the URL's, as the worker stores it; `lines`
+/// every one the body names, so that each can be checked; the key is
+/// [`bridge_key`]'s.
+pub fn bridge(url_line: Option<&str>, body: &[u8]) -> Result<Peeked, NotJson> {
+    let picked = pick(body, &BRIDGE_PATHS)?;
+    let (named, lines) = named_lines(&picked, 2..BRIDGE_PATHS.len());
+    let line = named.or_else(|| url_line.map(str::to_owned));
     Ok(Peeked {
-        line: line.map(str::to_owned),
-        lines: Vec::new(),
-        dedup_key: bridge_key(line, picked.one(1), picked.one(0), body),
+        dedup_key: bridge_key(line.as_deref(), picked.one(1), picked.one(0), body),
+        line,
+        lines,
     })
 }
 
@@ -161,6 +193,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inlet_domain::envelope::EventMeta;
+    use inlet_domain::payload::decode;
+    use inlet_domain::Provider;
     use serde_json::{json, Value};
 
     fn body(value: Value) -> Vec<u8> {
@@ -287,12 +322,16 @@ mod tests {
             let first = lines.next()?;
             lines.all(|l| l == first).then(|| first.to_owned())
         })();
-        let openphone_line = ["/data/object/phoneNumberId", "/data/resource/phoneNumberId"]
-            .iter()
-            .find_map(|p| value.pointer(p)?.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_default();
+        let openphone_line = [
+            "/data/object/phoneNumberId",
+            "/data/resource/phoneNumberId",
+            "/data/context/phoneNumberId",
+            "/data/phoneNumberId",
+        ]
+        .iter()
+        .find_map(|p| value.pointer(p)?.as_str().filter(|s| !s.is_empty()))
+        .map(str::to_owned)
+        .unwrap_or_default();
         let openphone = openphone_key(text(value.get("id")).as_deref(), None, body);
         let bridge = bridge_key(
             Some("l"),
@@ -357,6 +396,100 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&case)
             );
+        }
+    }
+
+    /// A body naming lines at every mix of the places the decoders read,
+    /// with strings, empty strings, other types and missing members.
+    fn line_mixes(slots: &[&[&str]]) -> Vec<Value> {
+        let values = [
+            Some(json!("L1")),
+            Some(json!("L2")),
+            Some(json!("")),
+            Some(json!(5)),
+            None,
+        ];
+        let mut bodies = Vec::new();
+        let mut pick = vec![0usize; slots.len()];
+        loop {
+            // Event types every body decodes as, whatever it holds.
+            let mut body = json!({"id": "EV1", "type": "task.created",
+                "event_type": "session.custom", "data": {}});
+            for (slot, &choice) in slots.iter().zip(&pick) {
+                if let Some(value) = &values[choice] {
+                    let (last, parents) = slot.split_last().expect("a path");
+                    let mut at = &mut body;
+                    for key in parents {
+                        at = &mut at[*key];
+                    }
+                    at[*last] = value.clone();
+                }
+            }
+            bodies.push(body);
+            let Some(i) = pick.iter().position(|&c| c + 1 < values.len()) else {
+                return bodies;
+            };
+            pick[i] += 1;
+            pick[..i].fill(0);
+        }
+    }
+
+    fn decoded_lines(provider: Provider, route: Option<&str>, body: &[u8]) -> Vec<String> {
+        let meta = EventMeta {
+            provider,
+            line: route.map(str::to_owned),
+            line_unknown: false,
+            source: None,
+            received_at: chrono::Utc::now(),
+            dedup_key: String::new(),
+            correlation_id: String::new(),
+            attempt: 1,
+        };
+        let events = decode(&meta, body).expect("decodes");
+        events.into_iter().filter_map(|e| e.line_id).collect()
+    }
+
+    /// The security property behind the line checks: every line the worker
+    /// stores an event under is one the gateway checked (a line the body
+    /// names) or the URL's own. It failed when the decoder read OpenPhone's
+    /// `data.context` and a bridge's `data.session` and the gateway did not.
+    #[test]
+    fn every_line_the_decoder_stores_under_was_peeked_or_routed() {
+        let openphone_slots: &[&[&str]] = &[
+            &["data", "object", "phoneNumberId"],
+            &["data", "resource", "phoneNumberId"],
+            &["data", "context", "phoneNumberId"],
+            &["data", "phoneNumberId"],
+        ];
+        let bridge_slots: &[&[&str]] = &[
+            &["data", "line"],
+            &["data", "session"],
+            &["data", "line_id"],
+        ];
+        for (provider, slots) in [
+            (Provider::OpenPhone, openphone_slots),
+            (Provider::Bridge, bridge_slots),
+        ] {
+            for value in line_mixes(slots) {
+                let body = body(value);
+                for route in [None, Some("URL")] {
+                    let peeked = match provider {
+                        Provider::OpenPhone => openphone(&body, None),
+                        _ => bridge(route, &body),
+                    }
+                    .expect("JSON");
+                    for line in decoded_lines(provider, route, &body) {
+                        assert!(
+                            peeked.lines.contains(&line) || Some(line.as_str()) == route,
+                            "{provider:?} stores under {line}, unchecked: {}",
+                            String::from_utf8_lossy(&body)
+                        );
+                        if provider == Provider::Bridge || route.is_none() {
+                            assert_eq!(peeked.line.as_deref(), Some(line.as_str()));
+                        }
+                    }
+                }
+            }
         }
     }
 }

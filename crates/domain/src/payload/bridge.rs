@@ -12,19 +12,30 @@
 //! - `connection.status`: the line's status (`data.status`, else `data.state`).
 //! - Anything else: an account event with field = `event_type`.
 //!
-//! The line is `data.line`/`data.session`/`data.line_id` when the body names
-//! one, else the line from the webhook URL ([`EventMeta::line`]).
+//! The line is `data.line`/`data.session`/`data.line_id` ([`LINE_PATHS`])
+//! when the body names one, else the line from the webhook URL
+//! ([`EventMeta::line`]).
 
-use super::json::{addresses, digest, first_str, pick, str_of};
+use super::json::{addresses, digest, first_at, first_str, pick, str_of};
 use super::DecodeError;
 use crate::envelope::EventMeta;
 use crate::event::{
     rfc3339, unix_seconds, AccountEvent, Contact, DeliveryState, Direction, DomainEvent, EventBody,
     LineStatus, Message, StatusUpdate,
 };
+use crate::pick::{Path, Step::Key};
 use crate::provider::Provider;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+
+/// Where a body may name its line (session), in the order the decoder reads
+/// them. The gateway checks the signature against every configured line
+/// named at any of them, so this one list is what both read.
+pub const LINE_PATHS: [Path; 3] = [
+    &[Key("data"), Key("line")],
+    &[Key("data"), Key("session")],
+    &[Key("data"), Key("line_id")],
+];
 
 /// Decodes one webhook body.
 pub fn decode(meta: &EventMeta, body: &[u8]) -> Result<Vec<DomainEvent>, DecodeError> {
@@ -39,7 +50,7 @@ pub fn decode(meta: &EventMeta, body: &[u8]) -> Result<Vec<DomainEvent>, DecodeE
         .get("timestamp")
         .and_then(rfc3339)
         .unwrap_or(meta.received_at);
-    let line_id = first_str(&data, &["line", "session", "line_id"]).or_else(|| meta.line.clone());
+    let line_id = first_at(&root, &LINE_PATHS).or_else(|| meta.line.clone());
     let body = match kind {
         "message.received" => EventBody::Message(message(data, Direction::Inbound, occurred_at)?),
         "message.sent" => EventBody::Message(message(data, Direction::Outbound, occurred_at)?),

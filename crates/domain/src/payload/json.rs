@@ -1,5 +1,6 @@
 //! Small, total helpers for reading loosely typed JSON (no indexing, no panics).
 
+use crate::pick::{by_value, Path};
 use serde_json::{Map, Value};
 
 /// The string at `key`, when it is a non-empty string.
@@ -14,6 +15,15 @@ pub(crate) fn str_of(value: &Value, key: &str) -> Option<String> {
 /// The first of `keys` holding a non-empty string.
 pub(crate) fn first_str(value: &Value, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|k| str_of(value, k))
+}
+
+/// The first non-empty string at any of `paths`, in their order.
+pub(crate) fn first_at(value: &Value, paths: &[Path]) -> Option<String> {
+    paths
+        .iter()
+        .flat_map(|&path| by_value(value, path))
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// The string at a JSON pointer, when it is a non-empty string.

@@ -19,18 +19,31 @@
 //! - Anything else (`task.*`, ...): an account event with field = type, keyed
 //!   on the event id (`EV…`). Never an error.
 //!
-//! The line is the resource's `phoneNumberId`, else the line the gateway saw.
+//! The line is the first `phoneNumberId` at [`LINE_PATHS`], else the line the
+//! gateway saw.
 
-use super::json::{addresses, digest, first_str, pick, str_of};
+use super::json::{addresses, digest, first_at, first_str, pick, str_of};
 use super::{openphone_call, DecodeError};
 use crate::envelope::EventMeta;
 use crate::event::{
     rfc3339, AccountEvent, Contact, ContactChange, DeliveryState, Direction, DomainEvent,
     EventBody, Message, StatusUpdate,
 };
+use crate::pick::{Path, Step::Key};
 use crate::provider::Provider;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+
+/// Where a body may name its line, in the order the decoder reads them
+/// (legacy resource, 2026-03-30 resource, its context, `data` itself). The
+/// gateway checks the signature against every configured line named at any
+/// of them, so this one list is what both read.
+pub const LINE_PATHS: [Path; 4] = [
+    &[Key("data"), Key("object"), Key("phoneNumberId")],
+    &[Key("data"), Key("resource"), Key("phoneNumberId")],
+    &[Key("data"), Key("context"), Key("phoneNumberId")],
+    &[Key("data"), Key("phoneNumberId")],
+];
 
 /// One event's envelope facts and its resource, whatever the generation.
 pub(crate) struct Parts<'a> {
@@ -107,9 +120,7 @@ pub fn decode(meta: &EventMeta, body: &[u8]) -> Result<Vec<DomainEvent>, DecodeE
         context: data.get("context").unwrap_or(&Value::Null),
         data,
     };
-    let line_id = parts
-        .field(&["phoneNumberId"])
-        .or_else(|| meta.line.clone());
+    let line_id = first_at(&root, &LINE_PATHS).or_else(|| meta.line.clone());
     let bodies = match kind {
         "message.received" => vec![EventBody::Message(message(
             &parts,

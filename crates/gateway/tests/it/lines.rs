@@ -207,3 +207,74 @@ async fn one_lines_secret_does_not_vouch_for_another_lines_events() {
     assert!(meta.line_unknown);
     app.stop().await;
 }
+
+/// Two OpenPhone lines, each with a legacy signing key of its own.
+const PN_A: &str = "PNlineA0001";
+const PN_A_KEY: &str = "aW5sZXQtb3BlbnBob25lLWxpbmUtYS1rZXk=";
+const PN_B: &str = "PNlineB0002";
+const PN_B_KEY: &str = "aW5sZXQtb3BlbnBob25lLWxpbmUtYi1rZXk=";
+
+fn openphone_signed_by(key: &str, body: &[u8]) -> String {
+    use inlet_domain::signature::openphone::{sign, OpenPhoneKey};
+    let at_ms = chrono::Utc::now().timestamp_millis();
+    sign(&OpenPhoneKey::from_base64(key).expect("key"), at_ms, body)
+}
+
+#[tokio::test]
+async fn an_openphone_body_naming_another_line_anywhere_the_worker_reads_must_verify_with_its_key()
+{
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.lines = [(PN_A, PN_A_KEY), (PN_B, PN_B_KEY)]
+        .into_iter()
+        .map(|(id, key)| LineConfig {
+            id: id.into(),
+            provider: Some(Provider::OpenPhone),
+            signing_key: Secret::new(key),
+            ..LineConfig::default()
+        })
+        .collect();
+    let app = spawn_with(broker, settings).await;
+    // Line A's object, naming line B where the decoder also looks for a line:
+    // in the 2026-03-30 context, and in `data` itself when there is no object.
+    let in_context = |id: &str| {
+        serde_json::json!({"id": id, "type": "message.received", "createdAt": "2026-01-01T00:00:00.000Z",
+            "data": {"object": {"id": unique("AC"), "object": "message", "from": "+14155550100",
+                "to": "+14155550199", "direction": "incoming", "body": "STOP"},
+                "context": {"phoneNumberId": PN_B}}})
+    };
+    let in_data = |id: &str| {
+        serde_json::json!({"id": id, "type": "message.received",
+            "data": {"id": unique("AC"), "phoneNumberId": PN_B, "from": "+14155550100",
+                "direction": "incoming", "body": "STOP"}})
+    };
+    for forged in [in_context(&unique("EV")), in_data(&unique("EV"))] {
+        let body = forged.to_string().into_bytes();
+        let sig = openphone_signed_by(PN_A_KEY, &body);
+        for path in [
+            "/webhooks/openphone".to_owned(),
+            format!("/webhooks/openphone/{PN_A}"),
+        ] {
+            let res = app
+                .post(&path, &body, &[("openphone-signature", &sig)])
+                .await;
+            assert_eq!(res.status(), 401, "{path}: {forged}");
+        }
+    }
+    assert_eq!(app.queued().await, 0);
+
+    // Signed with line B's own key, the same shape is line B's event.
+    let body = in_context(&unique("EV")).to_string().into_bytes();
+    let sig = openphone_signed_by(PN_B_KEY, &body);
+    let res = app
+        .post(
+            "/webhooks/openphone",
+            &body,
+            &[("openphone-signature", &sig)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (meta, _) = app.next_event().await;
+    assert_eq!(meta.line.as_deref(), Some(PN_B));
+    app.stop().await;
+}
