@@ -41,8 +41,13 @@ impl From<tokio_postgres::Error> for RepoError {
         }
         let class = &code.code()[..2];
         // 08: connection exceptions, 53: insufficient resources, 57: operator
-        // intervention (shutdown, cancel), 58: system errors.
-        if matches!(class, "08" | "53" | "57" | "58") {
+        // intervention (shutdown, cancel), 58: system errors. A read-only
+        // transaction is a session on a standby or a demoted primary during
+        // a failover: the data is fine, a later attempt on the new primary
+        // stores it (dead-lettering would take every event of the failover).
+        if matches!(class, "08" | "53" | "57" | "58")
+            || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+        {
             RepoError::Unavailable(Box::new(e))
         } else {
             RepoError::Unexpected(Box::new(e))

@@ -6,8 +6,9 @@
 //! 55P03 (lock not available), which the repository classifies as transient.
 
 use crate::fixtures::meta_text;
-use crate::helpers::spawn_with_messages_locked;
-use inlet_testkit::TestBroker;
+use crate::helpers::{spawn_on, spawn_with_messages_locked, TestWorker};
+use inlet_testkit::{eventually, TestBroker};
+use std::time::Duration;
 
 #[tokio::test]
 async fn an_event_that_fails_transiently_twice_is_processed_on_the_third_attempt() {
@@ -49,4 +50,77 @@ async fn an_event_that_fails_transiently_twice_is_processed_on_the_third_attempt
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
     assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
     worker.finish().await;
+}
+
+/// A database that answers but refuses writes (a standby, or a primary being
+/// demoted in a failover: SQLSTATE 25006) is a passing failure: the event is
+/// retried, not dead-lettered, and stored once writes work again.
+#[tokio::test]
+async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_the_failover() {
+    let broker = TestBroker::with_retry_delays(vec![1; 8])
+        .await
+        .expect("broker");
+    let worker = spawn_on(broker, |_| {}).await;
+    set_read_only(&worker, true).await;
+
+    worker
+        .publish_meta(&meta_text(
+            "wamid.readonly",
+            "16505551234",
+            "hello",
+            1_749_416_383,
+        ))
+        .await;
+    // Two refused attempts: the second certainly on a session that saw the
+    // database read-only, not on one the test cut.
+    let retried = eventually(Duration::from_secs(30), || async {
+        (retried(&worker.metrics().await) >= 2.0).then_some(())
+    })
+    .await;
+    assert!(retried.is_some(), "the read-only refusals were not retried");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 0);
+
+    set_read_only(&worker, false).await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 1)
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    let dead = worker.broker.topology().dead_queue();
+    assert_eq!(worker.ready(&dead).await, 0);
+    worker.finish().await;
+}
+
+/// Makes the test database read-only (or writable again) for new sessions,
+/// and ends the worker's current ones so that it reconnects under the change,
+/// as its sessions do when a failover moves the primary.
+async fn set_read_only(worker: &TestWorker, on: bool) {
+    let client = worker.db.client().await.expect("client");
+    let name = worker.db.name();
+    let change = if on {
+        format!(r#"ALTER DATABASE "{name}" SET default_transaction_read_only = on"#)
+    } else {
+        format!(r#"ALTER DATABASE "{name}" RESET default_transaction_read_only"#)
+    };
+    client.batch_execute(&change).await.expect("alter database");
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("end the worker's sessions");
+    // Let the pool see its connections closed before the next checkout.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// The worker's `retried` events, all providers and types together.
+fn retried(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("inlet_worker_events_total{") && l.contains(r#"outcome="retried""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
