@@ -16,17 +16,19 @@ FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
 ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 
 // Facts (parties, start and end times) are filled in whenever an event knows
-// them; the status and last event follow the newest event only, so a late
-// `call.ringing` does not undo `call.completed`.
+// them. The status follows the newest event that carries one (`status_at`),
+// so a late `call.ringing` does not undo `call.completed`, also when a
+// summary (no status) came in between; the last event follows the newest.
 const UPSERT_CALLS: &str = "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
-                   status, started_at, completed_at, last_event, last_event_at)
-SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.started_at,
-       t.completed_at, t.event, t.occurred_at
+                   status, status_at, started_at, completed_at, last_event, last_event_at)
+SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_at,
+       t.started_at, t.completed_at, t.event, t.occurred_at
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::timestamptz[], $10::text[], $11::timestamptz[])
-     AS t(id, line, direction, from_address, to_address, status, started_at, completed_at,
-          event, occurred_at)
+            $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+            $12::timestamptz[])
+     AS t(id, line, direction, from_address, to_address, status, status_at, started_at,
+          completed_at, event, occurred_at)
 ON CONFLICT (provider, provider_call_id) DO UPDATE
    SET line_id = COALESCE(EXCLUDED.line_id, calls.line_id),
        direction = COALESCE(EXCLUDED.direction, calls.direction),
@@ -34,13 +36,24 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
        to_address = COALESCE(EXCLUDED.to_address, calls.to_address),
        started_at = COALESCE(EXCLUDED.started_at, calls.started_at),
        completed_at = COALESCE(EXCLUDED.completed_at, calls.completed_at),
-       status = CASE WHEN EXCLUDED.last_event_at >= calls.last_event_at
-                     THEN COALESCE(EXCLUDED.status, calls.status)
-                     ELSE COALESCE(calls.status, EXCLUDED.status) END,
+       status = CASE WHEN EXCLUDED.status IS NOT NULL
+                      AND (calls.status_at IS NULL OR EXCLUDED.status_at >= calls.status_at)
+                     THEN EXCLUDED.status ELSE calls.status END,
+       status_at = CASE WHEN EXCLUDED.status IS NOT NULL
+                         AND (calls.status_at IS NULL OR EXCLUDED.status_at >= calls.status_at)
+                        THEN EXCLUDED.status_at ELSE calls.status_at END,
        last_event = CASE WHEN EXCLUDED.last_event_at >= calls.last_event_at
                          THEN EXCLUDED.last_event ELSE calls.last_event END,
        last_event_at = GREATEST(EXCLUDED.last_event_at, calls.last_event_at),
        updated_at = now()";
+
+/// One call's row from a batch's events.
+struct Merged<'a> {
+    line: Option<&'a str>,
+    call: Call,
+    /// The time of the newest event that gave a status.
+    status_at: Option<DateTime<Utc>>,
+}
 
 /// Stores a batch of call events (two statements, however many calls).
 pub async fn store_calls(
@@ -62,16 +75,28 @@ pub async fn store_calls(
     tx.execute(&stmt, &[&provider.as_str(), &ids, &events, &times, &data])
         .await?;
 
-    // One row per call: later events' facts win, earlier ones fill gaps.
-    let mut merged: BTreeMap<&str, (Option<&str>, Call)> = BTreeMap::new();
+    // One row per call: later events' facts win, earlier ones fill gaps; the
+    // status is the newest one given, with its event's time.
+    let mut merged: BTreeMap<&str, Merged<'_>> = BTreeMap::new();
     let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
     ordered.sort_by_key(|(_, c)| c.occurred_at);
     for (line, call) in ordered {
+        let status_at = call.status.is_some().then_some(call.occurred_at);
         match merged.get_mut(call.provider_call_id.as_str()) {
             None => {
-                merged.insert(&call.provider_call_id, (*line, (*call).clone()));
+                let merge = Merged {
+                    line: *line,
+                    call: (*call).clone(),
+                    status_at,
+                };
+                merged.insert(&call.provider_call_id, merge);
             }
-            Some((l, acc)) => {
+            Some(Merged {
+                line: l,
+                call: acc,
+                status_at: acc_status_at,
+            }) => {
+                *acc_status_at = status_at.or(*acc_status_at);
                 *l = line.or(*l);
                 acc.event.clone_from(&call.event);
                 acc.occurred_at = call.occurred_at;
@@ -84,7 +109,8 @@ pub async fn store_calls(
             }
         }
     }
-    let rows: Vec<&(Option<&str>, Call)> = merged.values().collect();
+    let rows: Vec<(Option<&str>, &Call)> = merged.values().map(|m| (m.line, &m.call)).collect();
+    let status_times: Vec<Option<DateTime<Utc>>> = merged.values().map(|m| m.status_at).collect();
     let ids: Vec<&str> = rows
         .iter()
         .map(|(_, c)| c.provider_call_id.as_str())
@@ -115,6 +141,7 @@ pub async fn store_calls(
             &froms,
             &tos,
             &statuses,
+            &status_times,
             &started,
             &completed,
             &events,

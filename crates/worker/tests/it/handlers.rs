@@ -200,15 +200,20 @@ async fn a_reaction_removal_clears_the_emoji_and_an_older_reaction_does_not_retu
 }
 
 fn call(event_name: &str, status: &str, secs: i64) -> DomainEvent {
+    call_event("AC1", event_name, Some(status), secs)
+}
+
+/// A call event of call `id`; summaries and transcripts carry no status.
+fn call_event(id: &str, event_name: &str, status: Option<&str>, secs: i64) -> DomainEvent {
     event(
         Provider::OpenPhone,
         EventBody::Call(Call {
-            provider_call_id: "AC1".into(),
+            provider_call_id: id.into(),
             event: event_name.into(),
             direction: Some(Direction::Inbound),
             from_address: Some("+16505551234".into()),
             to_address: None,
-            status: Some(status.into()),
+            status: status.map(str::to_owned),
             started_at: (event_name == "call.completed").then(|| at(0)),
             completed_at: (event_name == "call.completed").then(|| at(secs)),
             occurred_at: at(secs),
@@ -244,6 +249,54 @@ async fn a_late_ringing_event_does_not_undo_a_completed_call() {
     assert_eq!(events, 2);
     let started: Option<DateTime<Utc>> = one(&db, "SELECT started_at FROM calls").await;
     assert_eq!(started, Some(at(0)));
+}
+
+/// Ringing, completed and a later summary (no status), in every order, one
+/// at a time and split into batches every way: the call ends `completed`
+/// with the summary as its last event. A late ringing after the summary was
+/// judged against the summary's time and replaced `completed`.
+#[tokio::test]
+async fn a_calls_status_is_its_newest_status_in_any_order_and_batching() {
+    let db = TestDb::new().await.expect("db");
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    // Batch sizes: one at a time, one then two, two then one, all three.
+    let splits: [&[usize]; 4] = [&[1, 1, 1], &[1, 2], &[2, 1], &[3]];
+    for (o, order) in orders.iter().enumerate() {
+        for (b, split) in splits.iter().enumerate() {
+            let id = format!("AC{o}{b}");
+            let events = [
+                call_event(&id, "call.ringing", Some("ringing"), 1),
+                call_event(&id, "call.completed", Some("completed"), 61),
+                call_event(&id, "call.summary.completed", None, 120),
+            ];
+            let mut next = order.iter().map(|&i| events[i].clone());
+            for &size in *split {
+                let batch: Vec<DomainEvent> = next.by_ref().take(size).collect();
+                store(&db, Provider::OpenPhone, &batch).await;
+            }
+        }
+    }
+    let client = db.client().await.expect("client");
+    let rows = client
+        .query(
+            "SELECT provider_call_id, status, last_event FROM calls ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("calls");
+    assert_eq!(rows.len(), orders.len() * splits.len());
+    for row in rows {
+        let (id, status, last): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(status, "completed", "call {id}");
+        assert_eq!(last, "call.summary.completed", "call {id}");
+    }
 }
 
 fn line(status: &str, secs: i64) -> DomainEvent {
