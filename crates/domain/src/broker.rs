@@ -4,7 +4,7 @@
 //! gateway ──► {p}inlet.ingest (direct) ──"event"──► {p}inlet.events (work queue)
 //!                    ▲                                   │ worker
 //!                    │ dead-letter on TTL expiry         ├─ transient failure ──► {p}inlet.retry (direct)
-//!                    └──────── {p}inlet.retry.N ◄────────┘       "retry.N" (per-tier delay queues)
+//!                    └──────── {p}inlet.delay.N ◄────────┘       "delay.N" (per-tier delay queues)
 //!                                                        ├─ permanent failure ──► {p}inlet.dead (queue)
 //!                                                        └─ stored ──► {p}inlet.domain (topic)
 //! ```
@@ -100,13 +100,18 @@ impl Topology {
     }
 
     /// The delay queue of retry tier `tier` (0-based).
+    ///
+    /// Named `delay`, not `retry` as before: the earlier tiers were classic
+    /// queues, and a queue cannot be declared again with another type, so
+    /// these are new queues with routing keys of their own while the old
+    /// ones drain (docs/operations.md, "Upgrading").
     pub fn retry_queue(&self, tier: usize) -> String {
-        format!("{}inlet.retry.{tier}", self.prefix)
+        format!("{}inlet.delay.{tier}", self.prefix)
     }
 
     /// Routing key of retry tier `tier` on the retry exchange.
     pub fn retry_routing_key(tier: usize) -> String {
-        format!("retry.{tier}")
+        format!("delay.{tier}")
     }
 
     /// The configured wait of each retry tier.
@@ -183,9 +188,17 @@ impl Topology {
             // Delay queues: nobody consumes them. Each message carries its own
             // jittered expiration; on expiry the broker dead-letters it back to
             // the work queue, so a waiting retry holds no consumer and survives
-            // worker restarts. Classic queues: per-message TTL is their home ground.
-            let mut args = FieldTable::default();
-            args.insert("x-queue-type".into(), text("classic"));
+            // worker restarts. That move back is the only copy of an event
+            // already acked: a classic queue makes it at most once (dropped if
+            // the work queue cannot take it then: no leader, no binding), so a
+            // quorum topology uses quorum delay queues that keep the message
+            // until the work queue has confirmed it (at-least-once
+            // dead-lettering, which needs reject-publish overflow).
+            let mut args = self.durable_args();
+            if self.queue_type == QueueType::Quorum {
+                args.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+                args.insert("x-overflow".into(), text("reject-publish"));
+            }
             args.insert(
                 "x-dead-letter-exchange".into(),
                 text(&self.ingest_exchange()),

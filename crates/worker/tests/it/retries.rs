@@ -7,7 +7,10 @@
 
 use crate::fixtures::meta_text;
 use crate::helpers::{spawn_on, spawn_with_messages_locked, TestWorker};
-use inlet_testkit::{eventually, TestBroker};
+use inlet_domain::broker::{connect, EVENT_ROUTING_KEY};
+use inlet_testkit::{amqp_url, eventually, TestBroker};
+use lapin::options::QueueBindOptions;
+use lapin::types::FieldTable;
 use std::time::Duration;
 
 #[tokio::test]
@@ -123,4 +126,70 @@ fn retried(metrics: &str) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// A retry's move back from its delay queue is the only copy of an event
+/// already acked. If the work queue cannot take it at that moment (here: its
+/// binding is gone; in production a queue without a leader), the broker keeps
+/// it and moves it again later (at-least-once dead-lettering; the broker
+/// retries every `dead_letter_worker_publisher_confirm_timeout`, 3 minutes by
+/// default). With classic delay queues it was dropped.
+#[tokio::test]
+async fn a_retry_that_expires_while_the_work_queue_cannot_take_it_is_kept_and_stored_later() {
+    let broker = TestBroker::with_retry_delays(vec![1])
+        .await
+        .expect("broker");
+    let topology = broker.topology();
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.kept",
+            "16505551234",
+            "hello",
+            1_749_416_383,
+        ))
+        .await;
+    let delay = topology.retry_queue(0);
+    let waiting = eventually(Duration::from_secs(15), || async {
+        (worker.ready(&delay).await == 1).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "the event never reached its delay queue");
+
+    let connection = connect(&amqp_url(), "inlet-test-binding")
+        .await
+        .expect("connection");
+    let channel = connection.create_channel().await.expect("channel");
+    let (queue, exchange) = (topology.work_queue(), topology.ingest_exchange());
+    channel
+        .queue_unbind(&queue, &exchange, EVENT_ROUTING_KEY, FieldTable::default())
+        .await
+        .expect("unbind");
+    // The retry expires (1 s, ±20 %) and has nowhere to go.
+    let expired = eventually(Duration::from_secs(15), || async {
+        (worker.ready(&delay).await == 0).then_some(())
+    })
+    .await;
+    assert!(expired.is_some(), "the retry never expired");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    channel
+        .queue_bind(
+            &queue,
+            &exchange,
+            EVENT_ROUTING_KEY,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind again");
+    lock.release().await;
+    let stored = eventually(Duration::from_secs(240), || async {
+        (worker.count("SELECT count(*) FROM messages").await == 1).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "the retry was lost on its way back");
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    let _ = connection.close(200, "test done").await;
+    worker.finish().await;
 }
