@@ -236,7 +236,6 @@ impl Consumer {
 
     async fn process_event(&self, session: &Session, delivery: Received, meta: EventMeta) {
         let started = Instant::now();
-        let provider = meta.provider.as_str();
         match self.router.handle(&meta, &delivery.data).await {
             Ok(done) => {
                 let stored = Stored {
@@ -249,36 +248,8 @@ impl Consumer {
             Err(Failed { event_type, error })
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
             {
-                let chain = error.chain();
-                self.audit_retry(&meta, event_type, &chain).await;
-                let scheduled = retry::schedule(
-                    &session.publisher,
-                    &self.topology,
-                    &meta,
-                    &delivery.data,
-                    &delivery.properties,
-                    self.publish_timeout,
-                )
-                .await;
-                match scheduled {
-                    Ok(true) => {
-                        tracing::warn!(error = %chain, "Transient failure; retry scheduled.");
-                        self.metrics.retries.with_label_values(&[provider]).inc();
-                        self.metrics
-                            .events
-                            .with_label_values(&[provider, event_type, "retried"])
-                            .inc();
-                        self.ack(session, &[&delivery]).await;
-                    }
-                    Ok(false) => {
-                        let failed = Some((&meta, event_type));
-                        self.dead_letter(session, &delivery, failed, &chain).await;
-                    }
-                    Err(publish_error) => {
-                        tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
-                        self.requeue(session, &delivery).await;
-                    }
-                }
+                self.retry_later(session, &delivery, &meta, event_type, &error.chain())
+                    .await;
             }
             Err(Failed { event_type, error }) => {
                 let chain = error.chain();
@@ -289,12 +260,58 @@ impl Consumer {
         }
     }
 
+    /// Sends a passing failure to its delay queue and acks it once the broker
+    /// has the retry; dead-letters it when it is out of retries; requeues it
+    /// when the retry cannot be published (the broker is what failed).
+    async fn retry_later(
+        &self,
+        session: &Session,
+        delivery: &Received,
+        meta: &EventMeta,
+        event_type: &'static str,
+        chain: &str,
+    ) {
+        let provider = meta.provider.as_str();
+        self.audit_retry(meta, event_type, chain).await;
+        let scheduled = retry::schedule(
+            &session.publisher,
+            &self.topology,
+            meta,
+            &delivery.data,
+            &delivery.properties,
+            self.publish_timeout,
+        )
+        .await;
+        match scheduled {
+            Ok(true) => {
+                tracing::warn!(error = %chain, "Transient failure; retry scheduled.");
+                self.metrics.retries.with_label_values(&[provider]).inc();
+                self.metrics
+                    .events
+                    .with_label_values(&[provider, event_type, "retried"])
+                    .inc();
+                self.ack(session, &[delivery]).await;
+            }
+            Ok(false) => {
+                let failed = Some((meta, event_type));
+                self.dead_letter(session, delivery, failed, chain).await;
+            }
+            Err(publish_error) => {
+                tracing::warn!(error = %publish_error, "Cannot schedule a retry; requeueing.");
+                self.requeue(session, delivery).await;
+            }
+        }
+    }
+
     /// Announces the domain events of raw events stored together (on the
     /// domain exchange, as `INLET_DOMAIN_EVENTS` says; all of them as one
-    /// message to forwarding), then
-    /// acks and counts the raw events. If any publish fails they are all
-    /// requeued: storage absorbs the redelivery, and the events go out again
-    /// under the same ids.
+    /// message to forwarding), then acks and counts the raw events. If any
+    /// publish fails, each raw event is retried like any passing failure,
+    /// through its delay queue: storage absorbs the second pass, and its
+    /// events go out again under the same ids. (Requeueing them at once
+    /// looped as fast as the broker refused, and every loop counted towards
+    /// the work queue's delivery limit, which moved them to the dead queue
+    /// with no row to replay them from.)
     pub(crate) async fn settle_all(
         &self,
         session: &Session,
@@ -320,9 +337,10 @@ impl Consumer {
             Err(error) => Err(error),
         };
         if let Err(error) = announced {
-            tracing::warn!(error = %error, events = stored.len(), "Cannot publish domain events; requeueing.");
+            let chain = format!("transient failure: cannot publish domain events: {error}");
             for s in &stored {
-                self.requeue(session, s.delivery).await;
+                self.retry_later(session, s.delivery, s.meta, s.done.event_type, &chain)
+                    .await;
             }
             return;
         }

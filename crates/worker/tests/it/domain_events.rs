@@ -222,3 +222,76 @@ async fn a_worker_whose_publisher_channel_breaks_renews_its_session_and_keeps_pu
     delete_listener(&worker.broker, &queue).await;
     worker.finish().await;
 }
+
+/// A domain exchange that refuses the worker's publishes (here a bound queue
+/// that is full and rejects; in production a queue without a leader or over
+/// its limit) makes storing an event a passing failure: the event is retried
+/// through its delay queue, and published once the exchange takes it again.
+/// It was requeued at once, in a loop as fast as the broker refused, until
+/// the work queue's delivery limit moved it to the dead queue, where no
+/// `dead_letters` row could replay it and its domain event was never sent.
+#[tokio::test]
+async fn events_whose_domain_publish_is_refused_are_retried_later_and_published() {
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+
+    let broker = TestBroker::with_retry_delays(vec![1; 10])
+        .await
+        .expect("broker");
+    let worker = spawn_on(broker, |_| {}).await;
+    let topology = worker.broker.topology();
+    let full = format!("{}full", topology.prefix());
+    let mut args = FieldTable::default();
+    args.insert("x-max-length".into(), AMQPValue::LongUInt(0));
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
+    let channel = &worker.broker.channel;
+    channel
+        .queue_declare(&full, QueueDeclareOptions::default(), args)
+        .await
+        .expect("full queue");
+    channel
+        .queue_bind(
+            &full,
+            &topology.domain_exchange(),
+            "#",
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let listener = bind_listener(&worker.broker, "message.received").await;
+
+    let body = meta_text("wamid.refused", "16505551234", "hello", 1_749_416_383);
+    worker.publish(&envelope(Provider::Meta), &body).await;
+    let retried = inlet_testkit::eventually(WAIT, || async {
+        let metrics = worker.metrics().await;
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("inlet_worker_events_total{") && l.contains(r#"outcome="retried""#)
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .any(|n| n >= 2.0)
+            .then_some(())
+    })
+    .await;
+    assert!(retried.is_some(), "the refused publish was not retried");
+    assert_eq!(worker.ready(&topology.dead_queue()).await, 0);
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
+
+    // The exchange takes publishes again: the next retry announces it.
+    delete_listener(&worker.broker, &full).await;
+    let event = next(&worker, &listener).await;
+    let EventBody::Message(message) = &event.data.body else {
+        panic!("not a message: {event:?}");
+    };
+    assert_eq!(message.provider_message_id, "wamid.refused");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    assert_eq!(worker.ready(&topology.dead_queue()).await, 0);
+    delete_listener(&worker.broker, &listener).await;
+    worker.finish().await;
+}
