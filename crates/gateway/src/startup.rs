@@ -165,8 +165,10 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled and in-flight requests
-    /// are answered, then lets their done marks land and closes the broker
-    /// connection.
+    /// are answered, then waits for done marks still running and closes the
+    /// broker connection. (Marks run on the server threads' runtimes, so one
+    /// on its way when its thread stops is cut off: its key stays a claim
+    /// until the claim expires; docs/operations.md, "Graceful shutdown".)
     ///
     /// Serving starts once the broker has been tried (connected or not,
     /// within the publish timeout): a restarted gateway's first requests
