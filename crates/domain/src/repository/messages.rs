@@ -13,31 +13,42 @@ use tokio_postgres::types::ToSql;
 // Most messages come from contacts already stored as they are: one index probe
 // per address finds them, and only the others go through the statement below.
 const KNOWN_CONTACTS: &str = "
-SELECT id, address, name, user_id FROM contacts WHERE provider = $1 AND address = ANY($2)";
+SELECT id, address, name, user_id, name_at FROM contacts WHERE provider = $1 AND address = ANY($2)";
 
 // Takes no row lock on a contact that has not changed: new contacts are
 // inserted (`DO NOTHING`), existing ones are updated only when a name or a
 // user id actually differs, locked in address order first; the rest are only
 // read. Every event from one sender would otherwise queue on its contact row
 // until the previous event's transaction commits.
+//
+// A name replaces the stored one only when its message is at least as new as
+// the one that set it (`name_at`): a provider's late retry of an old message
+// must not bring back a name the contact has since changed.
 const ENSURE_CONTACTS: &str = "
 WITH input AS (
-    SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[]) AS t(address, name, user_id)
+    SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+             AS t(address, name, user_id, name_at)
 ), inserted AS (
-    INSERT INTO contacts (provider, address, name, user_id)
-    SELECT $1, address, name, user_id FROM input ORDER BY address
+    INSERT INTO contacts (provider, address, name, user_id, name_at)
+    SELECT $1, address, name, user_id, name_at FROM input ORDER BY address
     ON CONFLICT (provider, address) DO NOTHING
     RETURNING id, address
 ), changed AS (
-    SELECT c.id, i.name, i.user_id
+    SELECT c.id, i.name, i.user_id, i.name_at
       FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address
-     WHERE (i.name IS NOT NULL AND i.name IS DISTINCT FROM c.name)
+     WHERE (i.name IS NOT NULL AND i.name IS DISTINCT FROM c.name
+            AND (c.name_at IS NULL OR i.name_at >= c.name_at))
         OR (i.user_id IS NOT NULL AND i.user_id IS DISTINCT FROM c.user_id)
      ORDER BY c.address
        FOR UPDATE OF c
 ), updated AS (
     UPDATE contacts c
-       SET name = COALESCE(ch.name, c.name),
+       SET name = CASE WHEN ch.name IS NOT NULL
+                        AND (c.name_at IS NULL OR ch.name_at >= c.name_at)
+                       THEN ch.name ELSE c.name END,
+           name_at = CASE WHEN ch.name IS NOT NULL
+                           AND (c.name_at IS NULL OR ch.name_at >= c.name_at)
+                          THEN ch.name_at ELSE c.name_at END,
            user_id = COALESCE(ch.user_id, c.user_id),
            updated_at = now()
       FROM changed ch
@@ -50,11 +61,17 @@ SELECT c.id, c.address FROM contacts c JOIN input i ON c.provider = $1 AND c.add
 // For contacts another transaction inserted while the statement above ran:
 // they are committed now but were not in its snapshot.
 const UPSERT_CONTACTS: &str = "
-INSERT INTO contacts (provider, address, name, user_id)
-SELECT $1, t.address, t.name, t.user_id
-FROM UNNEST($2::text[], $3::text[], $4::text[]) AS t(address, name, user_id)
+INSERT INTO contacts (provider, address, name, user_id, name_at)
+SELECT $1, t.address, t.name, t.user_id, t.name_at
+FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+     AS t(address, name, user_id, name_at)
 ON CONFLICT (provider, address) DO UPDATE
-   SET name = COALESCE(EXCLUDED.name, contacts.name),
+   SET name = CASE WHEN EXCLUDED.name IS NOT NULL
+                    AND (contacts.name_at IS NULL OR EXCLUDED.name_at >= contacts.name_at)
+                   THEN EXCLUDED.name ELSE contacts.name END,
+       name_at = CASE WHEN EXCLUDED.name IS NOT NULL
+                       AND (contacts.name_at IS NULL OR EXCLUDED.name_at >= contacts.name_at)
+                      THEN EXCLUDED.name_at ELSE contacts.name_at END,
        user_id = COALESCE(EXCLUDED.user_id, contacts.user_id),
        updated_at = now()
 RETURNING id, address";
@@ -187,17 +204,21 @@ pub struct StoredMessage<'a> {
 pub async fn upsert_contacts(
     tx: &Transaction<'_>,
     provider: Provider,
-    contacts: &[&Contact],
+    contacts: &[Dated<'_>],
 ) -> Result<HashMap<String, i64>, RepoError> {
     if contacts.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut unique: BTreeMap<&str, &Contact> = BTreeMap::new();
-    for c in contacts {
-        let entry = unique.entry(c.address.as_str()).or_insert(c);
-        if entry.name.is_none() && c.name.is_some() {
-            *entry = c;
+    // One entry per address: the newest name given, and any user id.
+    let mut ordered: Vec<&Dated<'_>> = contacts.iter().collect();
+    ordered.sort_by_key(|d| d.at);
+    let mut unique: BTreeMap<&str, Folded<'_>> = BTreeMap::new();
+    for Dated { contact, at } in ordered {
+        let entry = unique.entry(contact.address.as_str()).or_default();
+        if let Some(name) = contact.name.as_deref() {
+            entry.name = Some((name, *at));
         }
+        entry.user_id = contact.user_id.as_deref().or(entry.user_id);
     }
     let addresses: Vec<&str> = unique.keys().copied().collect();
     let stmt = tx.prepare_cached(KNOWN_CONTACTS).await?;
@@ -205,16 +226,18 @@ pub async fn upsert_contacts(
     let mut ids: HashMap<String, i64> = HashMap::with_capacity(unique.len());
     for row in &rows {
         let address: &str = row.get(1);
-        let stored_as_is = unique
-            .get(address)
-            .is_some_and(|c| !changes(c, row.get(2), row.get(3)));
-        if stored_as_is {
+        let stored = Stored {
+            name: row.get(2),
+            user_id: row.get(3),
+            name_at: row.get(4),
+        };
+        if unique.get(address).is_some_and(|c| !changes(c, &stored)) {
             ids.insert(address.to_owned(), row.get(0));
         }
     }
-    let rest: Vec<&Contact> = unique
-        .into_values()
-        .filter(|c| !ids.contains_key(&c.address))
+    let rest: Vec<(&str, Folded<'_>)> = unique
+        .into_iter()
+        .filter(|(address, _)| !ids.contains_key(*address))
         .collect();
     if !rest.is_empty() {
         ids.extend(ensure_contacts(tx, provider, &rest).await?);
@@ -222,26 +245,58 @@ pub async fn upsert_contacts(
     Ok(ids)
 }
 
-/// Whether `contact` tells something the stored row (`name`, `user_id`) lacks.
-fn changes(contact: &Contact, name: Option<&str>, user_id: Option<&str>) -> bool {
-    let differs = |new: &Option<String>, old: Option<&str>| {
-        new.as_deref().is_some_and(|new| Some(new) != old)
-    };
-    differs(&contact.name, name) || differs(&contact.user_id, user_id)
+/// A message's contact and the message's time (when it was sent, else
+/// received): a newer message's name wins.
+#[derive(Debug)]
+pub struct Dated<'a> {
+    /// The contact as the message gives it.
+    pub contact: &'a Contact,
+    /// When the message was sent (else received).
+    pub at: DateTime<Utc>,
+}
+
+/// One address's contact facts from a batch.
+#[derive(Debug, Default)]
+struct Folded<'a> {
+    /// The newest name, with its message's time.
+    name: Option<(&'a str, DateTime<Utc>)>,
+    user_id: Option<&'a str>,
+}
+
+/// A contact row as stored.
+struct Stored<'a> {
+    name: Option<&'a str>,
+    user_id: Option<&'a str>,
+    name_at: Option<DateTime<Utc>>,
+}
+
+/// Whether `contact` tells the stored row something it lacks: a different
+/// name at least as new as the stored one's, or a different user id.
+fn changes(contact: &Folded<'_>, stored: &Stored<'_>) -> bool {
+    let name = contact.name.is_some_and(|(name, at)| {
+        Some(name) != stored.name && stored.name_at.is_none_or(|stored_at| at >= stored_at)
+    });
+    let user = contact.user_id.is_some_and(|u| Some(u) != stored.user_id);
+    name || user
 }
 
 /// Inserts new contacts and updates changed ones (unique, sorted addresses).
 async fn ensure_contacts(
     tx: &Transaction<'_>,
     provider: Provider,
-    contacts: &[&Contact],
+    contacts: &[(&str, Folded<'_>)],
 ) -> Result<HashMap<String, i64>, RepoError> {
-    let addresses: Vec<&str> = contacts.iter().map(|c| c.address.as_str()).collect();
-    let names: Vec<Option<&str>> = contacts.iter().map(|c| c.name.as_deref()).collect();
-    let users: Vec<Option<&str>> = contacts.iter().map(|c| c.user_id.as_deref()).collect();
+    let addresses: Vec<&str> = contacts.iter().map(|(a, _)| *a).collect();
+    let names: Vec<Option<&str>> = contacts.iter().map(|(_, c)| c.name.map(|n| n.0)).collect();
+    let users: Vec<Option<&str>> = contacts.iter().map(|(_, c)| c.user_id).collect();
+    let times: Vec<Option<DateTime<Utc>>> =
+        contacts.iter().map(|(_, c)| c.name.map(|n| n.1)).collect();
     let stmt = tx.prepare_cached(ENSURE_CONTACTS).await?;
     let rows = tx
-        .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
+        .query(
+            &stmt,
+            &[&provider.as_str(), &addresses, &names, &users, &times],
+        )
         .await?;
     let mut ids: HashMap<String, i64> = rows
         .iter()
@@ -254,9 +309,13 @@ async fn ensure_contacts(
         let addresses: Vec<&str> = missing.iter().map(|&i| addresses[i]).collect();
         let names: Vec<Option<&str>> = missing.iter().map(|&i| names[i]).collect();
         let users: Vec<Option<&str>> = missing.iter().map(|&i| users[i]).collect();
+        let times: Vec<Option<DateTime<Utc>>> = missing.iter().map(|&i| times[i]).collect();
         let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
         let rows = tx
-            .query(&stmt, &[&provider.as_str(), &addresses, &names, &users])
+            .query(
+                &stmt,
+                &[&provider.as_str(), &addresses, &names, &users, &times],
+            )
             .await?;
         ids.extend(
             rows.iter()
@@ -344,24 +403,56 @@ pub async fn insert_messages(
 
 #[cfg(test)]
 mod tests {
-    use super::changes;
-    use crate::event::Contact;
+    use super::{changes, Folded, Stored};
+    use chrono::{DateTime, TimeZone, Utc};
 
-    fn contact(name: Option<&str>, user_id: Option<&str>) -> Contact {
-        Contact {
-            address: "15550001111".into(),
-            name: name.map(Into::into),
-            user_id: user_id.map(Into::into),
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, 0).single().expect("time")
+    }
+
+    fn stored<'a>(name: Option<&'a str>, user_id: Option<&'a str>, secs: i64) -> Stored<'a> {
+        Stored {
+            name,
+            user_id,
+            name_at: name.map(|_| at(secs)),
+        }
+    }
+
+    fn given<'a>(name: Option<&'a str>, user_id: Option<&'a str>, secs: i64) -> Folded<'a> {
+        Folded {
+            name: name.map(|n| (n, at(secs))),
+            user_id,
         }
     }
 
     #[test]
     fn a_contact_changes_the_row_only_with_something_new() {
-        assert!(!changes(&contact(Some("Ann"), None), Some("Ann"), None));
-        assert!(!changes(&contact(None, None), Some("Ann"), Some("u1")));
-        assert!(!changes(&contact(None, Some("u1")), None, Some("u1")));
-        assert!(changes(&contact(Some("Ann B"), None), Some("Ann"), None));
-        assert!(changes(&contact(Some("Ann"), None), None, None));
-        assert!(changes(&contact(None, Some("u2")), Some("Ann"), Some("u1")));
+        let ann = stored(Some("Ann"), None, 10);
+        assert!(!changes(&given(Some("Ann"), None, 20), &ann));
+        assert!(!changes(
+            &given(None, None, 20),
+            &stored(Some("Ann"), Some("u1"), 10)
+        ));
+        assert!(!changes(
+            &given(None, Some("u1"), 20),
+            &stored(None, Some("u1"), 10)
+        ));
+        assert!(changes(&given(Some("Ann B"), None, 20), &ann));
+        assert!(
+            changes(&given(Some("Ann B"), None, 10), &ann),
+            "a tie: the later processed"
+        );
+        assert!(
+            !changes(&given(Some("Ann B"), None, 5), &ann),
+            "an older name"
+        );
+        assert!(changes(
+            &given(Some("Ann"), None, 1),
+            &stored(None, None, 0)
+        ));
+        assert!(changes(
+            &given(None, Some("u2"), 1),
+            &stored(Some("Ann"), Some("u1"), 10)
+        ));
     }
 }

@@ -21,7 +21,7 @@ pub use contacts::{apply_consents, upsert_provider_contacts};
 pub use deadpool_postgres::Client;
 pub use error::RepoError;
 pub use lines::{insert_account_events, upsert_line_status};
-pub use messages::{insert_messages, lock_messages, upsert_contacts, StoredMessage};
+pub use messages::{insert_messages, lock_messages, upsert_contacts, Dated, StoredMessage};
 pub use migrate::migrate;
 pub use reactions::upsert_reactions;
 pub use statuses::store_statuses;

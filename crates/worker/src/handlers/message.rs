@@ -4,7 +4,7 @@ use crate::error::HandleError;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use inlet_domain::event::Message;
-use inlet_domain::repository::{insert_messages, upsert_contacts, StoredMessage};
+use inlet_domain::repository::{insert_messages, upsert_contacts, Dated, StoredMessage};
 use inlet_domain::Provider;
 
 /// A message to store: its line and when its raw event was received.
@@ -19,9 +19,12 @@ pub async fn store(
     if messages.is_empty() {
         return Ok(0);
     }
-    let contacts: Vec<_> = messages
+    let contacts: Vec<Dated<'_>> = messages
         .iter()
-        .filter_map(|(_, m, _)| m.contact.as_ref())
+        .filter_map(|(_, m, received_at)| {
+            let at = m.sent_at.unwrap_or(*received_at);
+            m.contact.as_ref().map(|contact| Dated { contact, at })
+        })
         .collect();
     let ids = upsert_contacts(tx, provider, &contacts).await?;
     let items: Vec<StoredMessage<'_>> = messages

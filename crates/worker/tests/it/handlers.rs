@@ -4,8 +4,8 @@
 use crate::helpers::envelope;
 use chrono::{DateTime, Utc};
 use inlet_domain::event::{
-    AccountEvent, Call, ConsentChange, ContactChange, DeliveryState, Direction, DomainEvent,
-    EventBody, LineStatus, Message, Reaction, StatusUpdate,
+    AccountEvent, Call, ConsentChange, Contact, ContactChange, DeliveryState, Direction,
+    DomainEvent, EventBody, LineStatus, Message, Reaction, StatusUpdate,
 };
 use inlet_domain::repository::apply_consents;
 use inlet_domain::Provider;
@@ -43,6 +43,67 @@ fn outbound(id: &str) -> DomainEvent {
             raw: json!({}),
         }),
     )
+}
+
+/// An inbound message from one contact, who calls themselves `name`, sent at `secs`.
+fn inbound_named(id: &str, name: &str, secs: i64) -> DomainEvent {
+    event(
+        Provider::Meta,
+        EventBody::Message(Message {
+            provider_message_id: id.into(),
+            direction: Direction::Inbound,
+            from_address: Some("16505551234".into()),
+            to_address: Some("15550783881".into()),
+            contact: Some(Contact {
+                address: "16505551234".into(),
+                name: Some(name.into()),
+                user_id: None,
+            }),
+            kind: "text".into(),
+            body: Some("hi".into()),
+            content: json!({"body": "hi"}),
+            context: None,
+            status: None,
+            sent_at: Some(at(secs)),
+            raw: json!({}),
+        }),
+    )
+}
+
+/// A contact's name is the newest message's, whatever order or batches its
+/// messages come in: a late retry of an old message, or an old and a new one
+/// stored together, set the older name (the message stored last won).
+#[tokio::test]
+async fn a_contacts_name_follows_its_newest_message_in_any_order_and_batching() {
+    let old = || inbound_named("wamid.old", "Ann", 100);
+    let new = || inbound_named("wamid.new", "Ann Smith", 200);
+    let cases: [Vec<Vec<DomainEvent>>; 4] = [
+        vec![vec![new()], vec![old()]],
+        vec![vec![old()], vec![new()]],
+        vec![vec![old(), new()]],
+        vec![vec![new(), old()]],
+    ];
+    for (i, batches) in cases.into_iter().enumerate() {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::Meta, &batch).await;
+        }
+        let name: String = one(&db, "SELECT name FROM contacts").await;
+        assert_eq!(name, "Ann Smith", "case {i}");
+        let messages: i64 = one(&db, "SELECT count(*) FROM messages").await;
+        assert_eq!(messages, 2);
+    }
+    // A newer message with a new name still renames the contact.
+    let db = TestDb::new().await.expect("db");
+    store(&db, Provider::Meta, &[old()]).await;
+    store(
+        &db,
+        Provider::Meta,
+        &[inbound_named("wamid.newer", "A. Smith", 300)],
+    )
+    .await;
+    let name: String = one(&db, "SELECT name FROM contacts").await;
+    assert_eq!(name, "A. Smith");
 }
 
 fn status(id: &str, state: DeliveryState, secs: i64) -> DomainEvent {
