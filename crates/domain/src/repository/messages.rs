@@ -77,7 +77,8 @@ ON CONFLICT (provider, address) DO UPDATE
 RETURNING id, address";
 
 // Statuses that arrived before their message are applied as the message is
-// inserted: the stored status is the highest-ranked one known for it.
+// inserted: the stored status is the highest-ranked one known for it, and its
+// time that report's (also when the report is of the message's own state).
 const INSERT_MESSAGES: &str = "
 INSERT INTO messages (provider, provider_message_id, line_id, direction, from_address,
                       to_address, contact_id, kind, body, content, context, status,
@@ -86,7 +87,7 @@ SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.contact_id
        t.body, t.content, t.context,
        CASE WHEN s.rank > t.status_rank THEN s.state ELSE t.status END,
        GREATEST(t.status_rank, COALESCE(s.rank, 0)),
-       CASE WHEN s.rank > t.status_rank THEN s.occurred_at END,
+       CASE WHEN s.rank >= t.status_rank THEN s.occurred_at END,
        t.sent_at, t.received_at, t.raw
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[],
             $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::text[], $13::int2[],

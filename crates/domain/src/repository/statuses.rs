@@ -10,8 +10,10 @@ use serde_json::Value;
 
 // The insert keeps the history (idempotent on message and state); the update
 // raises `messages.status` only to a higher rank, so `delivered` after `read`
-// leaves `read`. A status whose message is not stored yet updates nothing
-// here and is applied by the message insert later.
+// leaves `read`. A report of the state the message already has gives it its
+// time when it has none (a message stored with its state, as OpenPhone's
+// `message.delivered` is, then its report). A status whose message is not
+// stored yet updates nothing here and is applied by the message insert later.
 const STORE_STATUSES: &str = "
 WITH input AS (
     SELECT * FROM UNNEST($2::text[], $3::text[], $4::int2[], $5::timestamptz[], $6::text[],
@@ -27,7 +29,8 @@ UPDATE messages m
    SET status = best.state, status_rank = best.rank, status_at = best.occurred_at
   FROM (SELECT DISTINCT ON (id) id, state, rank, occurred_at
           FROM input ORDER BY id, rank DESC) AS best
- WHERE m.provider = $1 AND m.provider_message_id = best.id AND m.status_rank < best.rank";
+ WHERE m.provider = $1 AND m.provider_message_id = best.id
+   AND (m.status_rank < best.rank OR (m.status_rank = best.rank AND m.status_at IS NULL))";
 
 /// Stores a batch of status updates in one statement; returns how many
 /// stored messages changed state.

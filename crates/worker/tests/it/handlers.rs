@@ -45,6 +45,64 @@ fn outbound(id: &str) -> DomainEvent {
     )
 }
 
+/// What OpenPhone's delivery report decodes to: the outbound message, already
+/// in `state`, and the report itself at `secs`.
+fn reported(id: &str, state: DeliveryState, secs: i64) -> Vec<DomainEvent> {
+    let mut message = outbound(id);
+    if let EventBody::Message(m) = &mut message.body {
+        m.status = Some(state);
+    }
+    vec![message, status(id, state, secs)]
+}
+
+/// A message's status time is its current state's report time, whatever the
+/// order: `failed` then a late `delivered`, or a lone delivery report, left
+/// it empty (only a report outranking the message's own state set it).
+#[tokio::test]
+async fn a_messages_status_time_is_its_states_report_time_in_any_order() {
+    use DeliveryState::{Delivered, Failed};
+    let db = TestDb::new().await.expect("db");
+    store(
+        &db,
+        Provider::OpenPhone,
+        &reported("in-order", Delivered, 10),
+    )
+    .await;
+    store(&db, Provider::OpenPhone, &reported("in-order", Failed, 20)).await;
+    store(&db, Provider::OpenPhone, &reported("reversed", Failed, 20)).await;
+    store(
+        &db,
+        Provider::OpenPhone,
+        &reported("reversed", Delivered, 10),
+    )
+    .await;
+    store(&db, Provider::OpenPhone, &reported("lone", Delivered, 10)).await;
+    // The report stored before its message (in another batch).
+    store(&db, Provider::OpenPhone, &[status("early", Delivered, 10)]).await;
+    store(&db, Provider::OpenPhone, &reported("early", Delivered, 10)).await;
+    let client = db.client().await.expect("client");
+    for (id, state, secs) in [
+        ("in-order", "failed", 20),
+        ("reversed", "failed", 20),
+        ("lone", "delivered", 10),
+        ("early", "delivered", 10),
+    ] {
+        let row = client
+            .query_one(
+                "SELECT status, status_at FROM messages WHERE provider_message_id = $1",
+                &[&id],
+            )
+            .await
+            .expect("message");
+        assert_eq!(row.get::<_, String>(0), state, "{id}");
+        assert_eq!(
+            row.get::<_, Option<DateTime<Utc>>>(1),
+            Some(at(secs)),
+            "{id}"
+        );
+    }
+}
+
 /// An inbound message from one contact, who calls themselves `name`, sent at `secs`.
 fn inbound_named(id: &str, name: &str, secs: i64) -> DomainEvent {
     event(
