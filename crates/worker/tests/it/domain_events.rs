@@ -2,7 +2,8 @@
 
 use crate::fixtures::{meta_batch, meta_status, meta_text};
 use crate::helpers::{
-    bind_listener, delete_listener, envelope, spawn_on, spawn_worker, TestWorker, WAIT,
+    bind_listener, delete_listener, envelope, retried_events, spawn_on, spawn_worker, TestWorker,
+    WAIT,
 };
 use inlet_domain::event::{EventBody, PublishedEvent};
 use inlet_domain::pack::H_EVENTS;
@@ -267,15 +268,7 @@ async fn events_whose_domain_publish_is_refused_are_retried_later_and_published(
     let body = meta_text("wamid.refused", "16505551234", "hello", 1_749_416_383);
     worker.publish(&envelope(Provider::Meta), &body).await;
     let retried = inlet_testkit::eventually(WAIT, || async {
-        let metrics = worker.metrics().await;
-        metrics
-            .lines()
-            .filter(|l| {
-                l.starts_with("inlet_worker_events_total{") && l.contains(r#"outcome="retried""#)
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .any(|n| n >= 2.0)
-            .then_some(())
+        (retried_events(&worker.metrics().await) >= 2.0).then_some(())
     })
     .await;
     assert!(retried.is_some(), "the refused publish was not retried");

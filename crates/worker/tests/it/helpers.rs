@@ -336,3 +336,15 @@ pub async fn delete_listener(broker: &TestBroker, queue: &str) {
         .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
         .await;
 }
+
+/// The events a worker's `/metrics` text counts as retried, all providers
+/// and types together.
+pub fn retried_events(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("inlet_worker_events_total{") && l.contains(r#"outcome="retried""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -6,7 +6,7 @@
 //! 55P03 (lock not available), which the repository classifies as transient.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{spawn_on, spawn_with_messages_locked, TestWorker};
+use crate::helpers::{retried_events, spawn_on, spawn_with_messages_locked, TestWorker};
 use inlet_domain::broker::{connect, EVENT_ROUTING_KEY};
 use inlet_testkit::{amqp_url, eventually, TestBroker};
 use lapin::options::QueueBindOptions;
@@ -77,7 +77,7 @@ async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_th
     // Two refused attempts: the second certainly on a session that saw the
     // database read-only, not on one the test cut.
     let retried = eventually(Duration::from_secs(30), || async {
-        (retried(&worker.metrics().await) >= 2.0).then_some(())
+        (retried_events(&worker.metrics().await) >= 2.0).then_some(())
     })
     .await;
     assert!(retried.is_some(), "the read-only refusals were not retried");
@@ -115,17 +115,6 @@ async fn set_read_only(worker: &TestWorker, on: bool) {
         .expect("end the worker's sessions");
     // Let the pool see its connections closed before the next checkout.
     tokio::time::sleep(Duration::from_millis(500)).await;
-}
-
-/// The worker's `retried` events, all providers and types together.
-fn retried(metrics: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| {
-            l.starts_with("inlet_worker_events_total{") && l.contains(r#"outcome="retried""#)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// A retry's move back from its delay queue is the only copy of an event
