@@ -5,12 +5,13 @@ use crate::helpers::OPENPHONE_KEY;
 
 /// Signs `body` the legacy OpenPhone way with [`OPENPHONE_KEY`], timestamped `at_ms`.
 pub fn openphone_legacy_signature(body: &[u8], at_ms: i64) -> String {
+    openphone_signature_by(OPENPHONE_KEY, body, at_ms)
+}
+
+/// Signs `body` the legacy OpenPhone way with the base64 `key`, timestamped `at_ms`.
+pub fn openphone_signature_by(key: &str, body: &[u8], at_ms: i64) -> String {
     use inlet_domain::signature::openphone::{sign, OpenPhoneKey};
-    sign(
-        &OpenPhoneKey::from_base64(OPENPHONE_KEY).expect("key"),
-        at_ms,
-        body,
-    )
+    sign(&OpenPhoneKey::from_base64(key).expect("key"), at_ms, body)
 }
 
 /// Standard Webhooks headers for `body` signed with `secret` at `at` (Unix seconds).

@@ -2,8 +2,8 @@
 //! and events for unknown lines accepted and marked.
 
 use crate::helpers::{
-    meta_text, now_secs, openphone_legacy_signature, openphone_message, spawn_with, test_settings,
-    unique, TestApp, META_SECRET,
+    meta_text, now_secs, openphone_legacy_signature, openphone_message, openphone_signature_by,
+    spawn_with, test_settings, unique, TestApp, META_SECRET,
 };
 use inlet_domain::settings::Secret;
 use inlet_domain::signature::meta::{sign, MetaSecret};
@@ -214,10 +214,9 @@ const PN_A_KEY: &str = "aW5sZXQtb3BlbnBob25lLWxpbmUtYS1rZXk=";
 const PN_B: &str = "PNlineB0002";
 const PN_B_KEY: &str = "aW5sZXQtb3BlbnBob25lLWxpbmUtYi1rZXk=";
 
+/// Signs `body` with an OpenPhone line's own legacy key, now.
 fn openphone_signed_by(key: &str, body: &[u8]) -> String {
-    use inlet_domain::signature::openphone::{sign, OpenPhoneKey};
-    let at_ms = chrono::Utc::now().timestamp_millis();
-    sign(&OpenPhoneKey::from_base64(key).expect("key"), at_ms, body)
+    openphone_signature_by(key, body, now_secs() * 1000)
 }
 
 #[tokio::test]
