@@ -28,6 +28,8 @@ pub struct Metrics {
     pub db_pool_waiting: IntGauge,
     /// `inlet_worker_broker_connected`.
     pub broker_connected: IntGauge,
+    /// `inlet_worker_starting`: 1 until migrations are applied.
+    pub starting: IntGauge,
     /// Forwarding to customers' endpoints.
     pub delivery: DeliveryMetrics,
 }
@@ -93,6 +95,13 @@ impl Metrics {
             "inlet_worker_broker_connected",
             "1 while the worker is connected and consuming.",
         )?;
+        // Set from the start, so that a worker waiting for the migration lock
+        // or the database is told apart from one that lost its broker.
+        let starting = IntGauge::new(
+            "inlet_worker_starting",
+            "1 while the worker waits to apply migrations (another process's lock, or the database unreachable), before it consumes.",
+        )?;
+        starting.set(1);
         for c in [
             Box::new(events.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(handler_duration.clone()),
@@ -103,6 +112,7 @@ impl Metrics {
             Box::new(db_pool_in_use.clone()),
             Box::new(db_pool_waiting.clone()),
             Box::new(broker_connected.clone()),
+            Box::new(starting.clone()),
         ] {
             registry.register(c)?;
         }
@@ -125,6 +135,7 @@ impl Metrics {
             db_pool_in_use,
             db_pool_waiting,
             broker_connected,
+            starting,
             delivery,
         })
     }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 /// (`/readyz` answers 503 until it consumes).
 pub struct Probe {
     port: u16,
+    starting: prometheus::IntGauge,
     handle: ServerHandle,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -25,10 +26,16 @@ impl Probe {
         let listener = TcpListener::bind(addr)
             .with_context(|| format!("binding INLET_WORKER_METRICS_ADDR {addr}"))?;
         let port = listener.local_addr()?.port();
+        let starting = metrics.starting.clone();
         let server = build(listener, metrics, repo)?;
         let handle = server.handle();
         let task = tokio::spawn(server);
-        Ok(Probe { port, handle, task })
+        Ok(Probe {
+            port,
+            starting,
+            handle,
+            task,
+        })
     }
 
     /// Waits for `starting` (migrations, wiring) while serving probes; if it
@@ -38,7 +45,10 @@ impl Probe {
         starting: impl std::future::Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<(Self, T)> {
         match starting.await {
-            Ok(started) => Ok((self, started)),
+            Ok(started) => {
+                self.starting.set(0);
+                Ok((self, started))
+            }
             Err(error) => {
                 let _ = self.stop().await;
                 Err(error)

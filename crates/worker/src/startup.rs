@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::server::Probe;
 use anyhow::Context;
 use inlet_domain::repository::Repository;
+use inlet_domain::supervise::reconnect_delay;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -64,13 +65,33 @@ impl Worker {
 
 /// Applies pending migrations, unless a shutdown comes first: another process
 /// migrating holds the lock for as long as it takes, and a pod being stopped
-/// meanwhile should not wait for it.
+/// meanwhile should not wait for it. A database that cannot be reached yet is
+/// waited for (pods started during an outage would otherwise exit and be
+/// restarted in a loop); a migration that fails for another reason is an error.
 pub async fn migrate_unless_stopped(
     repo: &Repository,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    tokio::select! {
-        migrated = repo.migrate() => migrated.context("applying migrations"),
-        _ = shutdown.cancelled() => Err(anyhow::anyhow!("stopped while waiting to migrate")),
+    let mut failures: u32 = 0;
+    loop {
+        let error = tokio::select! {
+            migrated = repo.migrate() => match migrated {
+                Ok(()) => return Ok(()),
+                Err(error) if error.is_transient() => anyhow::Error::new(error),
+                Err(error) => return Err(error).context("applying migrations"),
+            },
+            _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting to migrate"),
+        };
+        failures = failures.saturating_add(1);
+        let delay = reconnect_delay(failures);
+        tracing::warn!(
+            error = format!("{error:#}"),
+            retry_in_ms = delay.as_millis() as u64,
+            "Database unavailable for migrations; waiting."
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for the database"),
+        }
     }
 }

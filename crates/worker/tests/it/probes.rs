@@ -2,7 +2,7 @@
 //! before migrations, and telling the truth about the broker.
 
 use crate::helpers::{worker_settings, WAIT};
-use inlet_testkit::{eventually, TestBroker, TestDb};
+use inlet_testkit::{eventually, TestBroker, TestDb, ToggleProxy};
 
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
@@ -77,6 +77,77 @@ async fn a_worker_waiting_for_another_process_to_migrate_answers_its_probes_and_
         "a stopped build is an error, not a worker"
     );
     assert!(probe(port, "/healthz").await.is_none(), "probe closed");
+    broker.cleanup().await.expect("cleanup");
+}
+
+/// The value of an unlabelled gauge on the probe server's `/metrics`.
+async fn gauge(port: u16, name: &str) -> Option<i64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn a_worker_started_while_the_database_is_unreachable_waits_for_it_alive() {
+    inlet_domain::telemetry::init_for_tests();
+    let db = TestDb::new().await.expect("database");
+    let broker = TestBroker::new().await.expect("broker namespace");
+    let proxy = ToggleProxy::start("127.0.0.1:5432".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    proxy.cut();
+    let port = free_port();
+    let mut settings = worker_settings(&db, &broker);
+    let direct = settings.database.database_url.clone();
+    settings.database.database_url = direct.replace("127.0.0.1:5432", &proxy.addr().to_string());
+    assert_ne!(settings.database.database_url, direct, "through the proxy");
+    settings.worker_metrics_addr = format!("127.0.0.1:{port}");
+
+    let shutdown = CancellationToken::new();
+    let building = tokio::spawn(Worker::build(settings, shutdown.clone()));
+    let alive = eventually(WAIT, || probe(port, "/healthz")).await;
+    assert_eq!(alive.map(|(s, _)| s), Some(200), "alive while waiting");
+    // Several connection attempts fail meanwhile; none may end the process.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!building.is_finished(), "still waiting for the database");
+    let (status, body) = probe(port, "/readyz").await.expect("readyz answers");
+    assert_eq!(
+        (status, &body["database"]),
+        (503, &serde_json::json!(false))
+    );
+    assert_eq!(gauge(port, "inlet_worker_starting").await, Some(1));
+
+    proxy.restore();
+    let worker = tokio::time::timeout(WAIT, building)
+        .await
+        .expect("built once the database answers")
+        .expect("build task")
+        .expect("worker builds");
+    assert_eq!(gauge(port, "inlet_worker_starting").await, Some(0));
+    let applied = db
+        .client()
+        .await
+        .expect("client")
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .expect("history")
+        .get::<_, i64>(0);
+    assert!(applied > 0, "migrations applied once it could");
+    let running = tokio::spawn(worker.run_until_stopped());
+    let ready = eventually(WAIT, || async {
+        probe(port, "/readyz")
+            .await
+            .filter(|(status, _)| *status == 200)
+    })
+    .await;
+    assert!(ready.is_some(), "ready once it consumes");
+    shutdown.cancel();
+    running.await.expect("task").expect("worker stops");
     broker.cleanup().await.expect("cleanup");
 }
 
