@@ -9,7 +9,9 @@ failure.
 What it catches that the tools alone do not: a metric name that no binary
 exports (a typo makes an alert or a panel silently empty), a runbook_url whose
 anchor is not a heading of docs/operations.md, an alert without a firing and a
-quiet unit test, and manifests that refer to a name nothing defines.
+quiet unit test, manifests that refer to a name nothing defines, the INLET_CONFIG
+file (which holds secrets) mounted from anything but a Secret, and database
+pools that could open more connections than PostgreSQL allows.
 """
 
 import json
@@ -33,8 +35,8 @@ COUNTERS_AND_GAUGES = {
     "inlet_worker_events_total", "inlet_worker_retries_total",
     "inlet_worker_dead_letters_total", "inlet_queue_messages",
     "inlet_worker_db_pool_in_use", "inlet_worker_db_pool_waiting",
-    "inlet_worker_broker_connected", "inlet_delivery_attempts_total",
-    "inlet_delivery_endpoints_disabled_total", "up",
+    "inlet_worker_broker_connected", "inlet_worker_starting",
+    "inlet_delivery_attempts_total", "inlet_delivery_endpoints_disabled_total", "up",
 }
 HISTOGRAMS = {
     "inlet_gateway_request_duration_seconds", "inlet_gateway_publish_duration_seconds",
@@ -241,6 +243,8 @@ def _():
         for v in spec.get("volumes", []):
             if "configMap" in v:
                 assert v["configMap"]["name"] in by_kind["ConfigMap"], f"{name}: volume {v['name']}"
+            if "secret" in v:
+                assert v["secret"]["secretName"] in by_kind.get("Secret", {}), f"{name}: volume {v['name']}"
     for svc in by_kind.get("Service", {}).values():
         assert any(all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
                        for k, v in svc["spec"]["selector"].items())
@@ -257,6 +261,100 @@ def _():
         for ref in ta["spec"]["secretTargetRef"]:
             secret = by_kind["Secret"].get(ref["name"])
             assert secret and ref["key"] in secret["stringData"], f"TriggerAuthentication key {ref['key']}"
+
+
+def by_kind_and_name(objs):
+    by_kind = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    return by_kind
+
+
+def container_env(container, config_maps):
+    """A container's variables as the kubelet sets them: envFrom ConfigMaps,
+    then `env`, which wins. Secrets aside (their values are placeholders)."""
+    env = {}
+    for src in container.get("envFrom") or []:
+        if "configMapRef" in src:
+            env.update(config_maps.get(src["configMapRef"]["name"], {}).get("data") or {})
+    for e in container.get("env") or []:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+    return env
+
+
+@check("k8s: the INLET_CONFIG file (per-line secrets) is mounted from a Secret, never a ConfigMap")
+def _():
+    by_kind = by_kind_and_name(k8s_objects())
+    config_maps = by_kind.get("ConfigMap", {})
+    workloads = list(by_kind.get("Deployment", {}).values()) + list(by_kind.get("Job", {}).values())
+    assert workloads, "no workloads"
+    for w in workloads:
+        name, spec = w["metadata"]["name"], w["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for c in spec["containers"]:
+            path = container_env(c, config_maps).get("INLET_CONFIG")
+            assert path, f"{name}/{c['name']}: INLET_CONFIG not set"
+            mounts = [m for m in c.get("volumeMounts", [])
+                      if path.startswith(m["mountPath"].rstrip("/") + "/")]
+            assert mounts, f"{name}/{c['name']}: nothing mounted at {path}"
+            v = volumes[mounts[0]["name"]]
+            assert "configMap" not in v, f"{name}: {path} comes from ConfigMap {v['configMap']['name']}"
+            assert "secret" in v, f"{name}: volume {v['name']} for {path} is not a Secret"
+            key = path[len(mounts[0]["mountPath"].rstrip("/")) + 1:]
+            secret = by_kind.get("Secret", {}).get(v["secret"]["secretName"])
+            assert secret and key in secret.get("stringData", {}), \
+                f"{name}: Secret {v['secret']['secretName']} (secrets.example.yaml) has no key {key}"
+    for cm in config_maps.values():
+        assert not any(k.endswith(".toml") for k in cm.get("data", {})), \
+            f"ConfigMap {cm['metadata']['name']} holds a settings file: it belongs in a Secret"
+
+
+# PostgreSQL's default max_connections, and what the pools may take of it: the
+# rest is for the migration Job, superuser_reserved_connections (3), psql and
+# `inlet-worker dead-letters` sessions.
+PG_MAX_CONNECTIONS = 100
+POOL_BUDGET = 90
+
+
+def default_pool_size():
+    """INLET_DATABASE_POOL_SIZE's default, read from the code that sets it."""
+    src = (ROOT / "crates/domain/src/settings.rs").read_text()
+    m = re.search(r"database_pool_size:\s*(\d+)", src)
+    assert m, "crates/domain/src/settings.rs: no database_pool_size default found"
+    return int(m.group(1))
+
+
+def max_surge(deployment, replicas):
+    """Extra pods a rolling update may start at `replicas` (default 25 %, rounded up)."""
+    surge = (deployment["spec"].get("strategy", {}).get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return -(-replicas * int(surge[:-1]) // 100)
+    return int(surge)
+
+
+@check(f"k8s: database pools at max replicas (+ rollout surge) stay within {POOL_BUDGET} of {PG_MAX_CONNECTIONS} connections")
+def _():
+    by_kind = by_kind_and_name(k8s_objects())
+    config_maps = by_kind.get("ConfigMap", {})
+    most = {}
+    for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+        most[hpa["spec"]["scaleTargetRef"]["name"]] = hpa["spec"]["maxReplicas"]
+    for so in by_kind.get("ScaledObject", {}).values():
+        # KEDA's default maximum is 100: an unset one fails the budget, as it should.
+        most[so["spec"]["scaleTargetRef"]["name"]] = so["spec"].get("maxReplicaCount", 100)
+    default = default_pool_size()
+    total, parts = 0, []
+    for name, d in by_kind.get("Deployment", {}).items():
+        replicas = most.get(name, d["spec"].get("replicas", 1))
+        pods = replicas + max_surge(d, replicas)
+        pool = sum(int(container_env(c, config_maps).get("INLET_DATABASE_POOL_SIZE", default))
+                   for c in d["spec"]["template"]["spec"]["containers"])
+        total += pods * pool
+        parts.append(f"{name} {pods} × {pool}")
+    print(f"      {' + '.join(parts)} = {total} connections")
+    assert total <= POOL_BUDGET, f"{' + '.join(parts)} = {total} > {POOL_BUDGET} (docs/scaling.md)"
+    assert total < PG_MAX_CONNECTIONS
 
 
 @check("k8s: kustomize builds (kubectl kustomize)")
