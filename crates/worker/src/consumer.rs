@@ -35,6 +35,8 @@ pub(crate) struct Stored<'a> {
 pub(crate) struct Session {
     pub(crate) publisher: Channel,
     pub(crate) acks: Acks,
+    /// Cancelled when the session ends: shutdown, or its publisher broke.
+    pub(crate) ending: CancellationToken,
 }
 
 /// Everything a consumer needs, shared by its concurrent handlers.
@@ -135,26 +137,19 @@ impl Consumer {
             .await?;
         // Holding up to half the window keeps most acks coalesced while the
         // other half can still be received.
-        let session = Session {
-            publisher,
-            acks: Acks::new(channel.clone(), usize::from(self.prefetch) / 2),
-        };
-        self.metrics.broker_connected.set(1);
-        tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
-
         // Ends the session early when the publisher channel dies on its own
         // (a channel error): every event would otherwise be stored, fail to
         // publish and be requeued in a loop until the connection is renewed.
-        let broken = CancellationToken::new();
-        let stop = {
-            let (shutdown, broken) = (shutdown.clone(), broken.clone());
-            async move {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = broken.cancelled() => {}
-                }
-            }
+        // A child of the shutdown token, so it also says the session ends.
+        let broken = shutdown.child_token();
+        let session = Session {
+            publisher,
+            acks: Acks::new(channel.clone(), usize::from(self.prefetch) / 2),
+            ending: broken.clone(),
         };
+        self.metrics.broker_connected.set(1);
+        tracing::info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "Consuming.");
+        let stop = broken.clone().cancelled_owned();
         // A batch starts with the first delivery after a slot frees up and
         // takes what arrives within the linger, up to the batch size. Under
         // load batches fill at once; at a moderate rate the linger lets them
@@ -261,8 +256,9 @@ impl Consumer {
     }
 
     /// Sends a passing failure to its delay queue and acks it once the broker
-    /// has the retry; dead-letters it when it is out of retries; requeues it
-    /// when the retry cannot be published (the broker is what failed).
+    /// has the retry; dead-letters it when it is out of retries. While the
+    /// broker refuses the retry it is tried again in place; the delivery is
+    /// requeued only when the session ends first.
     async fn retry_later(
         &self,
         session: &Session,
@@ -273,15 +269,18 @@ impl Consumer {
     ) {
         let provider = meta.provider.as_str();
         self.audit_retry(meta, event_type, chain).await;
-        let scheduled = retry::schedule(
-            &session.publisher,
-            &self.topology,
-            meta,
-            &delivery.data,
-            &delivery.properties,
-            self.publish_timeout,
-        )
-        .await;
+        let scheduled = self
+            .until_published(session, || {
+                retry::schedule(
+                    &session.publisher,
+                    &self.topology,
+                    meta,
+                    &delivery.data,
+                    &delivery.properties,
+                    self.publish_timeout,
+                )
+            })
+            .await;
         match scheduled {
             Ok(true) => {
                 tracing::warn!(error = %chain, "Transient failure; retry scheduled.");

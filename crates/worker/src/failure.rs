@@ -4,8 +4,11 @@
 use crate::consumer::{Consumer, Session};
 use crate::received::Received;
 use crate::{dead_letters, headers, retry};
+use inlet_domain::broker::PublishError;
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::repository::audit::{record_event, Outcome};
+use inlet_domain::supervise::reconnect_delay;
+use std::future::Future;
 
 impl Consumer {
     /// Marks the audit row `retrying` with the attempt and the error, in a
@@ -23,9 +26,12 @@ impl Consumer {
     }
 
     /// Records the dead letter in the database, then publishes it to the dead
-    /// queue, then acks. If the database is down the dead queue alone holds
-    /// it (it carries the raw body, headers and error); if the broker refuses
-    /// it the delivery is requeued, never acked.
+    /// queue, then acks. If the database cannot take the row for a passing
+    /// reason (it is down, or read-only in a failover), the event goes back to
+    /// the last delay queue instead, to be tried again once the database is
+    /// back; only an event that cannot be held (no envelope, no delay queues)
+    /// goes to the dead queue alone, which carries the raw body, headers and
+    /// error. If the broker refuses it the delivery is requeued, never acked.
     pub(crate) async fn dead_letter(
         &self,
         session: &Session,
@@ -46,21 +52,32 @@ impl Consumer {
         };
         match dead_letters::record(self.router.repository(), &failure).await {
             Ok(id) => tracing::info!(dead_letter = id, "Dead letter recorded."),
-            Err(e) => tracing::error!(
-                error = %e,
-                "Cannot record the dead letter in the database; the dead queue holds it."
-            ),
+            Err(e) => {
+                let passing = e.is_transient();
+                tracing::error!(
+                    error = %e,
+                    "Cannot record the dead letter in the database."
+                );
+                if let (true, Some((meta, event_type))) = (passing, failed) {
+                    if self.hold(session, delivery, meta, event_type).await {
+                        return;
+                    }
+                }
+            }
         }
-        match retry::dead_letter(
-            &session.publisher,
-            &self.topology,
-            &delivery.data,
-            &delivery.properties,
-            error,
-            self.publish_timeout,
-        )
-        .await
-        {
+        let published = self
+            .until_published(session, || {
+                retry::dead_letter(
+                    &session.publisher,
+                    &self.topology,
+                    &delivery.data,
+                    &delivery.properties,
+                    error,
+                    self.publish_timeout,
+                )
+            })
+            .await;
+        match published {
             Ok(()) => {
                 self.metrics
                     .dead_letters
@@ -75,6 +92,88 @@ impl Consumer {
             Err(error) => {
                 tracing::warn!(error = %error, "Cannot dead-letter; requeueing.");
                 self.requeue(session, delivery).await;
+            }
+        }
+    }
+
+    /// Puts an event whose dead letter the database could not take back in
+    /// the last delay queue and acks it; whether it did (false: no delay
+    /// queue, or the broker refused, and the dead queue is tried instead).
+    async fn hold(
+        &self,
+        session: &Session,
+        delivery: &Received,
+        meta: &EventMeta,
+        event_type: &'static str,
+    ) -> bool {
+        let held = self
+            .until_published(session, || {
+                retry::hold(
+                    &session.publisher,
+                    &self.topology,
+                    meta,
+                    &delivery.data,
+                    &delivery.properties,
+                    self.publish_timeout,
+                )
+            })
+            .await;
+        match held {
+            Ok(true) => {
+                tracing::warn!(
+                    "Holding the event in the last delay queue until the database is back."
+                );
+                let provider = meta.provider.as_str();
+                self.metrics.retries.with_label_values(&[provider]).inc();
+                self.metrics
+                    .events
+                    .with_label_values(&[provider, event_type, "retried"])
+                    .inc();
+                self.ack(session, &[delivery]).await;
+                true
+            }
+            Ok(false) => false,
+            Err(error) => {
+                tracing::warn!(error = %error, "Cannot hold the event in a delay queue.");
+                false
+            }
+        }
+    }
+
+    /// Runs `publish` until the broker confirms it, waiting with backoff
+    /// between refusals while the session lasts. (Requeueing the delivery at
+    /// once looped as fast as the broker refused, and each loop counted
+    /// towards the work queue's delivery limit, past which the broker moves
+    /// the event to the dead queue with no row.) Gives up with the last error
+    /// once the session ends: shutdown, or its publisher channel closed.
+    pub(crate) async fn until_published<T, F, Fut>(
+        &self,
+        session: &Session,
+        mut publish: F,
+    ) -> Result<T, PublishError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, PublishError>>,
+    {
+        let mut failures: u32 = 0;
+        loop {
+            let error = match publish().await {
+                Ok(done) => return Ok(done),
+                Err(error) => error,
+            };
+            if session.ending.is_cancelled() || !session.publisher.status().connected() {
+                return Err(error);
+            }
+            failures = failures.saturating_add(1);
+            let delay = reconnect_delay(failures);
+            tracing::warn!(
+                error = %error,
+                retry_in_ms = delay.as_millis() as u64,
+                "The broker refused a publish; trying again."
+            );
+            tokio::select! {
+                _ = session.ending.cancelled() => return Err(error),
+                _ = tokio::time::sleep(delay) => {}
             }
         }
     }

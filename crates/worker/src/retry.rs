@@ -26,16 +26,50 @@ pub async fn schedule(
     timeout: Duration,
 ) -> Result<bool, PublishError> {
     let tier = meta.attempt.saturating_sub(1) as usize;
-    let Some(delay) = topology.retry_delays().get(tier) else {
-        return Ok(false);
-    };
     let next = EventMeta {
         attempt: meta.attempt + 1,
         ..meta.clone()
     };
+    to_tier(channel, topology, tier, &next, body, properties, timeout).await
+}
+
+/// Publishes an event that is out of retries to the last delay queue again,
+/// its attempt count unchanged: for when its dead letter cannot be recorded
+/// because the database is unavailable, so that it is tried again once the
+/// database is back (and stored, or dead-lettered with a row) instead of
+/// sitting in the dead queue where replay cannot find it. Returns `Ok(false)`
+/// when there are no delay queues.
+pub async fn hold(
+    channel: &Channel,
+    topology: &Topology,
+    meta: &EventMeta,
+    body: &[u8],
+    properties: &BasicProperties,
+    timeout: Duration,
+) -> Result<bool, PublishError> {
+    let Some(last) = topology.retry_delays().len().checked_sub(1) else {
+        return Ok(false);
+    };
+    to_tier(channel, topology, last, meta, body, properties, timeout).await
+}
+
+/// Publishes the event, with `meta`'s headers, to delay tier `tier`;
+/// `Ok(false)` when there is no such tier.
+async fn to_tier(
+    channel: &Channel,
+    topology: &Topology,
+    tier: usize,
+    meta: &EventMeta,
+    body: &[u8],
+    properties: &BasicProperties,
+    timeout: Duration,
+) -> Result<bool, PublishError> {
+    let Some(delay) = topology.retry_delays().get(tier) else {
+        return Ok(false);
+    };
     let props = properties
         .clone()
-        .with_headers(next.to_headers())
+        .with_headers(meta.to_headers())
         .with_expiration(jittered(*delay).as_millis().to_string().into());
     publish_confirmed(
         channel,

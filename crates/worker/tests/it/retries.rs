@@ -182,3 +182,118 @@ async fn a_retry_that_expires_while_the_work_queue_cannot_take_it_is_kept_and_st
     let _ = connection.close(200, "test done").await;
     worker.finish().await;
 }
+
+/// An event out of retries whose dead letter the database cannot take (it is
+/// still refusing writes) is held in the last delay queue, not put in the
+/// dead queue alone, where replay cannot find it; once the database takes
+/// writes again it is stored.
+#[tokio::test]
+async fn an_event_out_of_retries_while_the_database_refuses_its_dead_letter_is_held_and_stored_after(
+) {
+    let broker = TestBroker::with_retry_delays(vec![1])
+        .await
+        .expect("broker");
+    let worker = spawn_on(broker, |_| {}).await;
+    set_read_only(&worker, true).await;
+    worker
+        .publish_meta(&meta_text(
+            "wamid.held",
+            "16505551234",
+            "hello",
+            1_749_416_383,
+        ))
+        .await;
+    // Its one retry, then at least two holds: each a pass at the database.
+    let retried = eventually(Duration::from_secs(30), || async {
+        (retried_events(&worker.metrics().await) >= 3.0).then_some(())
+    })
+    .await;
+    assert!(retried.is_some(), "the event was not held for another try");
+    let dead = worker.broker.topology().dead_queue();
+    assert_eq!(worker.ready(&dead).await, 0, "nothing in the dead queue");
+
+    set_read_only(&worker, false).await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 1)
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    assert_eq!(worker.ready(&dead).await, 0);
+    worker.finish().await;
+}
+
+/// While the broker refuses a retry (here its delay queue is unbound, so the
+/// publish comes back unroutable), the event waits in the worker and the
+/// publish is tried again with backoff. Requeueing it at once looped as fast
+/// as the broker answered, and past the work queue's delivery limit (20) the
+/// broker moved it to the dead queue with no row.
+#[tokio::test]
+async fn a_retry_the_broker_refuses_is_tried_again_in_place_not_requeued_into_the_dead_queue() {
+    let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
+        .await
+        .expect("broker");
+    let topology = broker.topology();
+    let (worker, lock) = spawn_with_messages_locked(broker).await;
+    let connection = connect(&amqp_url(), "inlet-test-binding")
+        .await
+        .expect("connection");
+    let channel = connection.create_channel().await.expect("channel");
+    // Its session declares the topology (bindings too) before it consumes.
+    let work = topology.work_queue();
+    let consuming = eventually(Duration::from_secs(15), || async {
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare(&work, passive, FieldTable::default())
+            .await
+            .ok()?;
+        (queue.consumer_count() > 0).then_some(())
+    })
+    .await;
+    assert!(consuming.is_some(), "the worker never consumed");
+    let (delay, exchange, key) = (
+        topology.retry_queue(0),
+        topology.retry_exchange(),
+        inlet_domain::broker::Topology::retry_routing_key(0),
+    );
+    channel
+        .queue_unbind(&delay, &exchange, &key, FieldTable::default())
+        .await
+        .expect("unbind");
+    worker
+        .publish_meta(&meta_text(
+            "wamid.refused",
+            "16505551234",
+            "hello",
+            1_749_416_383,
+        ))
+        .await;
+    // Long enough for far more than 20 immediate requeues.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let dead = topology.dead_queue();
+    assert_eq!(
+        worker.ready(&dead).await,
+        0,
+        "the event reached the dead queue"
+    );
+
+    channel
+        .queue_bind(
+            &delay,
+            &exchange,
+            &key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind again");
+    lock.release().await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 1)
+        .await;
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    assert_eq!(worker.ready(&dead).await, 0);
+    let _ = connection.close(200, "test done").await;
+    worker.finish().await;
+}
