@@ -56,11 +56,15 @@ impl From<tokio_postgres::Error> for RepoError {
 }
 
 impl From<PoolError> for RepoError {
+    /// Every pool error is a database that cannot be had now. `Backend` is a
+    /// new connection refused, whatever its SQL state: a rejected password
+    /// (28P01) after a rotation, a `pg_hba` rule (28000), a database not yet
+    /// created (3D000). None of these says anything about the event being
+    /// stored, and each passes once the operator fixes it; as permanent
+    /// failures they dead-lettered every event meanwhile (with no row, as the
+    /// row needs a connection too).
     fn from(e: PoolError) -> Self {
-        match e {
-            PoolError::Backend(e) => e.into(),
-            other => RepoError::Unavailable(Box::new(other)),
-        }
+        RepoError::Unavailable(Box::new(e))
     }
 }
 

@@ -151,6 +151,55 @@ async fn a_worker_started_while_the_database_is_unreachable_waits_for_it_alive()
     broker.cleanup().await.expect("cleanup");
 }
 
+/// A database that refuses the connection for a reason of its own (here it
+/// does not exist yet; a rejected password or `pg_hba` rule is the same kind
+/// of error) is waited for too: it says nothing about the events, and the
+/// operator's fix makes the next attempt succeed.
+#[tokio::test]
+async fn a_worker_whose_database_does_not_exist_yet_waits_and_migrates_it_once_created() {
+    inlet_domain::telemetry::init_for_tests();
+    let db = TestDb::new().await.expect("database");
+    let broker = TestBroker::new().await.expect("broker namespace");
+    let later = format!("inlet_test_{}", uuid::Uuid::new_v4().simple());
+    let port = free_port();
+    let mut settings = worker_settings(&db, &broker);
+    let url = settings.database.database_url.clone();
+    let Some((prefix, _)) = url.rsplit_once('/') else {
+        panic!("no database in {url}");
+    };
+    settings.database.database_url = format!("{prefix}/{later}");
+    settings.worker_metrics_addr = format!("127.0.0.1:{port}");
+
+    let shutdown = CancellationToken::new();
+    let building = tokio::spawn(Worker::build(settings, shutdown.clone()));
+    assert!(eventually(WAIT, || probe(port, "/healthz")).await.is_some());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!building.is_finished(), "still waiting for its database");
+
+    let (admin, connection) =
+        tokio_postgres::connect(&inlet_testkit::admin_database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("admin connection");
+    tokio::spawn(connection);
+    admin
+        .simple_query(&format!("CREATE DATABASE \"{later}\""))
+        .await
+        .expect("create database");
+    let worker = tokio::time::timeout(WAIT, building)
+        .await
+        .expect("built once the database exists")
+        .expect("build task")
+        .expect("worker builds");
+    assert_eq!(gauge(port, "inlet_worker_starting").await, Some(0));
+    shutdown.cancel();
+    worker.run_until_stopped().await.expect("worker stops");
+    admin
+        .simple_query(&format!("DROP DATABASE IF EXISTS \"{later}\" WITH (FORCE)"))
+        .await
+        .expect("drop database");
+    broker.cleanup().await.expect("cleanup");
+}
+
 #[tokio::test]
 async fn a_delivery_worker_reports_whether_it_reaches_the_broker() {
     inlet_domain::telemetry::init_for_tests();
