@@ -14,6 +14,7 @@ use inlet_domain::forward::body::{body, line_keys, type_patterns, IncomingEvent}
 use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
 use inlet_domain::repository::forwarding::{fan_out, FanOutEvent};
 use inlet_domain::repository::{RepoError, Repository};
+use inlet_domain::supervise::reconnect_delay;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
@@ -100,7 +101,7 @@ impl FanOut {
                         Err(error) => tracing::warn!(error = %error, "Deliveries stream error."),
                     }
                 }
-                self.process(deliveries).await;
+                self.process(deliveries, shutdown).await;
             })
             .await;
         if self.reports_connection {
@@ -118,7 +119,7 @@ impl FanOut {
     }
 
     /// Fans out the events received together and settles each delivery.
-    async fn process(&self, deliveries: Vec<Delivery>) {
+    async fn process(&self, deliveries: Vec<Delivery>, shutdown: &CancellationToken) {
         let mut parsed: Vec<(Delivery, Vec<Routed>)> = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             match IncomingEvent::read_all(&delivery.data) {
@@ -137,14 +138,14 @@ impl FanOut {
             return;
         }
         let events: Vec<&Routed> = parsed.iter().flat_map(|(_, r)| r).collect();
-        let result = self.store(&events).await;
+        let result = self.store_patiently(&events, shutdown).await;
         match result {
             Err(error) if !error.is_transient() && parsed.len() > 1 => {
                 // Find the message at fault: each alone, so the others still go out.
                 tracing::warn!(error = %error, messages = parsed.len(), "Cannot fan out the batch; one message at a time.");
                 for item in &parsed {
                     let events: Vec<&Routed> = item.1.iter().collect();
-                    let result = self.store(&events).await;
+                    let result = self.store_patiently(&events, shutdown).await;
                     self.settle(std::slice::from_ref(item), result).await;
                 }
             }
@@ -153,7 +154,8 @@ impl FanOut {
     }
 
     /// Acks the messages once their deliveries are committed; requeues them
-    /// after a pause on a passing failure; drops them on any other.
+    /// on a passing failure (only left when the consumer stops); drops them
+    /// on any other.
     async fn settle(&self, items: &[(Delivery, Vec<Routed>)], result: Result<usize, RepoError>) {
         let events: usize = items.iter().map(|(_, r)| r.len()).sum();
         match result {
@@ -172,8 +174,6 @@ impl FanOut {
             }
             Err(error) if error.is_transient() => {
                 tracing::warn!(error = %error, events, "Cannot fan out now; requeueing.");
-                // A pause so that a database outage does not spin the queue.
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 for (delivery, _) in items {
                     let _ = delivery
                         .nack(BasicNackOptions {
@@ -189,6 +189,40 @@ impl FanOut {
                     tracing::error!(error = %error, event_ids = ?ids, "Cannot fan out; dropping the message from the deliveries queue.");
                     let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
                 }
+            }
+        }
+    }
+
+    /// Stores the deliveries of `events`, trying again with backoff while the
+    /// database fails for a passing reason, until it succeeds or the consumer
+    /// stops. Requeueing the messages instead counted each pass towards the
+    /// queue's delivery limit (a default of 20 on quorum queues from RabbitMQ
+    /// 4.0), past which the broker drops them: events stored, never forwarded.
+    async fn store_patiently(
+        &self,
+        events: &[&Routed],
+        shutdown: &CancellationToken,
+    ) -> Result<usize, RepoError> {
+        let mut failures: u32 = 0;
+        loop {
+            let error = match self.store(events).await {
+                Err(error) if error.is_transient() => error,
+                result => return result,
+            };
+            if shutdown.is_cancelled() {
+                return Err(error);
+            }
+            failures = failures.saturating_add(1);
+            let delay = reconnect_delay(failures);
+            tracing::warn!(
+                error = %error,
+                events = events.len(),
+                retry_in_ms = delay.as_millis() as u64,
+                "Cannot fan out now; trying again."
+            );
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(error),
+                _ = tokio::time::sleep(delay) => {}
             }
         }
     }

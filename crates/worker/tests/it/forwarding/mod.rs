@@ -9,6 +9,7 @@ mod events;
 mod first_boot;
 mod from_worker;
 mod limits;
+mod outage;
 mod proxy;
 mod receiver;
 mod restart;

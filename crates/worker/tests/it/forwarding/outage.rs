@@ -1,0 +1,92 @@
+//! Fanning out through a database outage: the messages on the deliveries
+//! queue wait in the consumer, and are not returned to the broker again and
+//! again until its delivery limit drops them.
+
+use super::events::message_received;
+use super::receiver::Receiver;
+use super::support::Forwarding;
+use inlet_domain::forward::queue::deliveries_queue;
+use inlet_testkit::TestDb;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+/// Sets (or clears) a policy giving `queue` a delivery limit of 2, as RabbitMQ
+/// 4's default limit (20) would, reached sooner.
+fn delivery_limit_policy(name: &str, queue: &str, on: bool) {
+    let mut command = Command::new("rabbitmqctl");
+    if on {
+        let pattern = format!("^{}$", regex_escape(queue));
+        command.args([
+            "set_policy",
+            "--apply-to",
+            "queues",
+            name,
+            &pattern,
+            r#"{"delivery-limit": 2}"#,
+        ]);
+    } else {
+        command.args(["clear_policy", name]);
+    }
+    let status = command.status().expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl {on}: {status}");
+}
+
+fn regex_escape(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| match c {
+            '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' | '|' | '\\' => {
+                vec!['\\', c]
+            }
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// Makes the database refuse writes (or take them again) and ends every
+/// session on it, so the pools reconnect under the change, as in a failover.
+/// From a connection of its own to another database: a session of the test
+/// database's pool would survive and go back to the pool writable.
+async fn set_read_only(db: &TestDb, on: bool) {
+    let (admin, connection) =
+        tokio_postgres::connect(&inlet_testkit::admin_database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("admin connection");
+    tokio::spawn(connection);
+    let name = db.name();
+    let change = if on {
+        format!(r#"ALTER DATABASE "{name}" SET default_transaction_read_only = on"#)
+    } else {
+        format!(r#"ALTER DATABASE "{name}" RESET default_transaction_read_only"#)
+    };
+    admin.batch_execute(&change).await.expect("alter database");
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .expect("end the database's sessions");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn events_fanned_out_while_the_database_refuses_writes_reach_the_endpoint_after() {
+    let f = Forwarding::start().await;
+    let receiver = Receiver::start();
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    let policy = format!("inlet-test-{}", uuid::Uuid::new_v4().simple());
+    delivery_limit_policy(&policy, &deliveries_queue(&f.broker.topology()), true);
+
+    set_read_only(&f.db, true).await;
+    f.publish(&message_received("evt-outage-1")).await;
+    // Long enough for several requeues a second apart.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    set_read_only(&f.db, false).await;
+    delivery_limit_policy(&policy, "", false);
+
+    let detail = f.delivery_with_status(&endpoint, "delivered").await;
+    assert_eq!(detail["event_id"], "evt-outage-1");
+    assert_eq!(receiver.received().len(), 1);
+    f.stop().await;
+}
