@@ -135,6 +135,7 @@ impl Scheduler {
         self.count(&outcome, verdict);
         let rec = AttemptRecord {
             delivery_id: delivery.id,
+            lease_until: delivery.lease_until,
             endpoint_id: delivery.endpoint_id,
             attempt,
             attempted_at,

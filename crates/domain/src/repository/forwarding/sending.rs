@@ -48,17 +48,22 @@ UPDATE forward_deliveries d
                   AND (f.status IN ('pending', 'retrying') OR f.lease_until <= now())
                 FOR UPDATE SKIP LOCKED)
 RETURNING d.id, d.endpoint_id, d.event_id, d.payload, d.attempts, d.max_attempts, e.url,
-          e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END";
+          e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END,
+          d.lease_until";
 
-// A delivered row stays delivered: a worker whose lease ran out while it
-// was sending (a stalled database, say) may record its attempt after another
-// worker has delivered the event; its attempt is logged, but it must not send
-// the delivery back to `retrying` (and the event out a third time).
+// Only the claim the attempt was made under moves the delivery on (its lease
+// is the claim's token). A worker whose lease ran out while it was sending (a
+// stalled database, say) may record its attempt after another worker has
+// claimed the delivery again, or delivered it; its attempt is logged, but it
+// must not end the other worker's live claim (letting a third one send too),
+// send a delivered event back to `retrying`, or move `attempts` backwards. A
+// success is a fact whichever claim saw it: it ends the delivery (and a later
+// record of the other claim then finds its lease gone).
 const UPDATE_DELIVERY: &str = "
 UPDATE forward_deliveries
-   SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL,
+   SET status = $2, attempts = GREATEST(attempts, $3), next_attempt_at = $4, lease_until = NULL,
        last_status_code = $5, last_error = $6, updated_at = now()
- WHERE id = $1 AND status <> 'delivered'";
+ WHERE id = $1 AND status <> 'delivered' AND (lease_until = $7 OR $2 = 'delivered')";
 
 const INSERT_ATTEMPT: &str = "
 INSERT INTO forward_delivery_attempts (delivery_id, attempt, attempted_at, status_code,
@@ -122,6 +127,8 @@ pub struct Claimed {
     pub secret: String,
     /// The rotated-out secret while its grace period lasts.
     pub previous_secret: Option<String>,
+    /// When this claim's lease ends: the claim's token when its attempt is recorded.
+    pub lease_until: DateTime<Utc>,
 }
 
 /// Claims due deliveries of enabled endpoints.
@@ -146,6 +153,7 @@ pub async fn claim_due<C: GenericClient>(
             url: r.get(6),
             secret: r.get(7),
             previous_secret: r.get(8),
+            lease_until: r.get(9),
         })
         .collect())
 }
@@ -176,6 +184,8 @@ impl Verdict {
 pub struct AttemptRecord<'a> {
     /// The delivery.
     pub delivery_id: Uuid,
+    /// The lease of the claim the attempt was made under ([`Claimed::lease_until`]).
+    pub lease_until: DateTime<Utc>,
     /// Its endpoint.
     pub endpoint_id: Uuid,
     /// 1 for the first attempt.
@@ -237,6 +247,7 @@ pub async fn record_attempt(
             &next,
             &rec.status_code,
             &error.as_deref(),
+            &rec.lease_until,
         ],
     )
     .await?;

@@ -51,6 +51,8 @@ async fn a_late_attempt_from_a_worker_whose_lease_ran_out_does_not_undo_a_delive
     let tx = client.transaction().await.expect("transaction");
     let late = AttemptRecord {
         delivery_id: id,
+        // Its claim's lease: gone, with the claim, when the delivery was made.
+        lease_until: chrono::Utc::now(),
         endpoint_id,
         attempt: 1,
         attempted_at: chrono::Utc::now(),
@@ -74,5 +76,103 @@ async fn a_late_attempt_from_a_worker_whose_lease_ran_out_does_not_undo_a_delive
     // Nothing is due, so nothing goes out again.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 1);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_attempt_from_a_lapsed_claim_leaves_the_new_claim_alone() {
+    use inlet_domain::repository::forwarding::{
+        claim_due, record_attempt, AttemptRecord, ClaimLimits, Claimed, Verdict,
+    };
+    use std::time::Duration;
+
+    let mut f = Forwarding::start().await;
+    f.stop_forwarder().await;
+    let receiver = Receiver::start();
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    let endpoint_id = endpoint["id"].as_str().expect("id");
+    let (status, test) = f
+        .api(
+            reqwest::Method::POST,
+            &format!("/v1/endpoints/{endpoint_id}/test"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{test}");
+    let limits = ClaimLimits {
+        batch: 10,
+        per_endpoint: 10,
+        lease: Duration::from_secs(60),
+    };
+    let client = f.db.repo.client().await.expect("client");
+    let claim = || async {
+        let claimed: Vec<Claimed> = claim_due(&client, limits).await.expect("claim");
+        assert_eq!(claimed.len(), 1, "one delivery claimed");
+        claimed.into_iter().next().expect("claimed")
+    };
+    let record = |claimed: &Claimed, verdict: Verdict, attempt: i32| {
+        let rec = AttemptRecord {
+            delivery_id: claimed.id,
+            lease_until: claimed.lease_until,
+            endpoint_id: claimed.endpoint_id,
+            attempt,
+            attempted_at: chrono::Utc::now(),
+            status_code: Some(503),
+            response_body: None,
+            error: Some("unavailable"),
+            duration_ms: 61_000,
+            verdict,
+            disable_after: Duration::from_secs(3600),
+            streak_gap: Duration::from_secs(3600),
+        };
+        let db = &f.db;
+        async move {
+            let mut client = db.repo.client().await.expect("client");
+            let tx = client.transaction().await.expect("transaction");
+            record_attempt(&tx, &rec).await.expect("recorded");
+            tx.commit().await.expect("committed");
+        }
+    };
+    let first = claim().await;
+    // The first claim's worker stalls past its lease; a second one claims.
+    client
+        .execute(
+            "UPDATE forward_deliveries SET lease_until = now() - interval '1 second' WHERE id = $1",
+            &[&first.id],
+        )
+        .await
+        .expect("lease lapsed");
+    let second = claim().await;
+    assert_eq!(second.id, first.id);
+
+    // The first worker's late failure is logged but moves nothing.
+    record(&first, Verdict::Retry(chrono::Utc::now()), 1).await;
+    let row = client
+        .query_one(
+            "SELECT status, lease_until, attempts FROM forward_deliveries WHERE id = $1",
+            &[&first.id],
+        )
+        .await
+        .expect("delivery");
+    assert_eq!(row.get::<_, String>(0), "sending", "the live claim stays");
+    assert_eq!(
+        row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1),
+        Some(second.lease_until)
+    );
+    let again = claim_due(&client, limits).await.expect("claim");
+    assert!(again.is_empty(), "no third worker may claim it meanwhile");
+
+    // The live claim's own outcome moves it on.
+    record(&second, Verdict::Failed, 2).await;
+    let row = client
+        .query_one(
+            "SELECT status, attempts, (SELECT count(*) FROM forward_delivery_attempts a WHERE a.delivery_id = d.id) FROM forward_deliveries d WHERE id = $1",
+            &[&first.id],
+        )
+        .await
+        .expect("delivery");
+    assert_eq!(row.get::<_, String>(0), "failed");
+    assert_eq!(row.get::<_, i32>(1), 2);
+    assert_eq!(row.get::<_, i64>(2), 2, "both attempts logged");
     f.stop().await;
 }
