@@ -38,7 +38,10 @@ pub async fn create(
         secret: generate_secret(),
     };
     let db = state.repo.client().await?;
-    let endpoint = insert_endpoint(&db, client.0, &new).await?;
+    // None: the client was revoked since its token was checked.
+    let endpoint = insert_endpoint(&db, client.0, &new)
+        .await?
+        .ok_or(AdminError::Unauthorized)?;
     Ok(HttpResponse::Created().json(WithSecret {
         endpoint: EndpointView::from(&endpoint),
         secret: endpoint.secret,

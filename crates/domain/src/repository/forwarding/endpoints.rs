@@ -103,20 +103,33 @@ pub struct EndpointPatch {
     pub enabled: Option<bool>,
 }
 
-/// Stores a new endpoint of `client_id`.
+/// The client is not revoked, and stays so until this statement's
+/// transaction ends: the share lock waits for a revocation being committed
+/// (then finds it), or makes the revocation wait, so that its "disable the
+/// client's endpoints" sees this statement's endpoint. Without it, a request
+/// authenticated before the revocation and slow in between (the URL's DNS
+/// lookup) could leave an enabled endpoint nothing disables.
+const CLIENT_NOT_REVOKED: &str =
+    "EXISTS (SELECT 1 FROM forward_clients c WHERE c.id = $CLIENT AND c.revoked_at IS NULL FOR SHARE)";
+
+/// Stores a new endpoint of `client_id`; `None` if the client has been revoked.
 pub async fn insert_endpoint<C: GenericClient>(
     client: &C,
     client_id: Uuid,
     new: &NewEndpoint,
-) -> Result<Endpoint, RepoError> {
+) -> Result<Option<Endpoint>, RepoError> {
+    let live = CLIENT_NOT_REVOKED.replace("$CLIENT", "$2");
     let sql = format!(
         "INSERT INTO forward_endpoints (id, client_id, url, description, lines, event_types,
                                         max_attempts, enabled, secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+         SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::text[], $6::text[], $7::int4,
+                $8::bool, $9::text
+          WHERE {live}
+         RETURNING {COLUMNS}"
     );
     let stmt = client.prepare_cached(&sql).await?;
     let row = client
-        .query_one(
+        .query_opt(
             &stmt,
             &[
                 &Uuid::now_v7(),
@@ -131,7 +144,7 @@ pub async fn insert_endpoint<C: GenericClient>(
             ],
         )
         .await?;
-    Ok(Endpoint::from_row(&row))
+    Ok(row.as_ref().map(Endpoint::from_row))
 }
 
 /// The client's endpoints, oldest first.
@@ -160,13 +173,15 @@ pub async fn get_endpoint<C: GenericClient>(
 }
 
 /// Applies `patch` to one of the client's endpoints. Re-enabling clears the
-/// reason Inlet disabled it and its failure streak.
+/// reason Inlet disabled it and its failure streak. `None` if there is no
+/// such endpoint, or if the patch enables it and the client has been revoked.
 pub async fn update_endpoint<C: GenericClient>(
     client: &C,
     client_id: Uuid,
     id: Uuid,
     patch: &EndpointPatch,
 ) -> Result<Option<Endpoint>, RepoError> {
+    let live = CLIENT_NOT_REVOKED.replace("$CLIENT", "$1");
     let sql = format!(
         "UPDATE forward_endpoints SET
             url = COALESCE($3, url),
@@ -181,7 +196,7 @@ pub async fn update_endpoint<C: GenericClient>(
             failing_since = CASE WHEN $8 THEN NULL ELSE failing_since END,
             last_failed_at = CASE WHEN $8 THEN NULL ELSE last_failed_at END,
             updated_at = now()
-         WHERE client_id = $1 AND id = $2
+         WHERE client_id = $1 AND id = $2 AND ($8 IS NOT TRUE OR {live})
          RETURNING {COLUMNS}"
     );
     let stmt = client.prepare_cached(&sql).await?;
