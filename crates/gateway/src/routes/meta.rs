@@ -47,7 +47,25 @@ pub async fn line_handshake(
     answer_handshake(&req, &query, &state, creds)
 }
 
+/// Answers the handshake and counts a refusal in `inlet_gateway_requests_total`
+/// like a refused webhook (a wrong verify token as `invalid_signature`), so
+/// that a broken subscription shows on the dashboard and in the alerts.
 fn answer_handshake(
+    req: &HttpRequest,
+    query: &Handshake,
+    state: &AppState,
+    creds: Option<&MetaCreds>,
+) -> Result<HttpResponse, ApiError> {
+    let answer = check_handshake(req, query, state, creds);
+    if let Err(refused) = &answer {
+        state
+            .metrics
+            .count(Provider::Meta.as_str(), refused.outcome());
+    }
+    answer
+}
+
+fn check_handshake(
     req: &HttpRequest,
     query: &Handshake,
     state: &AppState,

@@ -67,6 +67,9 @@ async fn the_handshake_is_refused_with_a_wrong_token() {
     assert_eq!(app.http.get(url).send().await.expect("sent").status(), 403);
     let bare = format!("{}/webhooks/meta", app.address);
     assert_eq!(app.http.get(bare).send().await.expect("sent").status(), 403);
+    // Counted as refusals, so a broken subscription shows on the dashboard.
+    let refused = r#"inlet_gateway_requests_total{provider="meta",outcome="invalid_signature"}"#;
+    assert_eq!(app.metric(refused).await, 2.0);
     app.stop().await;
 }
 
