@@ -289,23 +289,62 @@ pub struct DomainEvent {
     pub body: EventBody,
 }
 
+/// Every domain event type, the closed set [`DomainEvent::event_type`] yields
+/// (what forwarding filters and `inlet.domain` routing keys name).
+pub mod event_types {
+    /// An inbound message.
+    pub const MESSAGE_RECEIVED: &str = "message.received";
+    /// An outbound message.
+    pub const MESSAGE_SENT: &str = "message.sent";
+    /// A message's delivery status.
+    pub const MESSAGE_STATUS: &str = "message.status";
+    /// A reaction to a message.
+    pub const REACTION: &str = "reaction";
+    /// A call, or a change to one.
+    pub const CALL: &str = "call";
+    /// A contact's details changed.
+    pub const CONTACT_UPDATED: &str = "contact.updated";
+    /// A contact opted out.
+    pub const CONTACT_OPTED_OUT: &str = "contact.opted_out";
+    /// A contact opted in.
+    pub const CONTACT_OPTED_IN: &str = "contact.opted_in";
+    /// A line's connection status.
+    pub const LINE_STATUS: &str = "line.status";
+    /// An account-level notice.
+    pub const ACCOUNT: &str = "account";
+    /// All of them.
+    pub const ALL: &[&str] = &[
+        MESSAGE_RECEIVED,
+        MESSAGE_SENT,
+        MESSAGE_STATUS,
+        REACTION,
+        CALL,
+        CONTACT_UPDATED,
+        CONTACT_OPTED_OUT,
+        CONTACT_OPTED_IN,
+        LINE_STATUS,
+        ACCOUNT,
+    ];
+}
+
 impl DomainEvent {
     /// The event type used for routing, metrics labels and the `inlet.domain`
-    /// routing key: a small closed set.
+    /// routing key: one of [`event_types::ALL`].
     pub fn event_type(&self) -> &'static str {
+        use event_types::*;
         match &self.body {
             EventBody::Message(m) => match m.direction {
-                Direction::Inbound => "message.received",
-                Direction::Outbound => "message.sent",
+                Direction::Inbound => MESSAGE_RECEIVED,
+                Direction::Outbound => MESSAGE_SENT,
             },
-            EventBody::Status(_) => "message.status",
-            EventBody::Reaction(_) => "reaction",
-            EventBody::Call(_) => "call",
-            EventBody::Contact(_) => "contact.updated",
-            EventBody::Consent(c) if c.opted_out => "contact.opted_out",
-            EventBody::Consent(_) => "contact.opted_in",
-            EventBody::LineStatus(_) => "line.status",
-            EventBody::Account(_) => "account",
+            EventBody::Status(_) => MESSAGE_STATUS,
+            EventBody::Reaction(_) => REACTION,
+            EventBody::Call(_) => CALL,
+            EventBody::Contact(_) => CONTACT_UPDATED,
+            EventBody::Consent(c) if c.opted_out => CONTACT_OPTED_OUT,
+            EventBody::Consent(_) => CONTACT_OPTED_IN,
+            EventBody::LineStatus(_) => LINE_STATUS,
+            EventBody::Account(_) => ACCOUNT,
         }
     }
 }

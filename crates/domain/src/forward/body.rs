@@ -124,6 +124,25 @@ pub fn normalise_line(line: &str) -> String {
     line.strip_prefix('+').unwrap_or(line).to_owned()
 }
 
+/// Whether an endpoint's `event_types` entry can ever match: `*`, a type of
+/// [`crate::event::event_types::ALL`] or [`TEST_EVENT_TYPE`], or `family.*`
+/// where some such type is `family.<name>` (the patterns [`type_patterns`]
+/// yields). Matching is exact, so `Message.Received` or `message` never
+/// would.
+pub fn is_type_filter(value: &str) -> bool {
+    let types = || {
+        crate::event::event_types::ALL
+            .iter()
+            .copied()
+            .chain([TEST_EVENT_TYPE])
+    };
+    value == "*"
+        || types().any(|t| t == value)
+        || value.strip_suffix(".*").is_some_and(|family| {
+            types().any(|t| t.split_once('.').is_some_and(|(f, _)| f == family))
+        })
+}
+
 /// The `event_types` filter values that select `event_type`: itself, its
 /// family (`message.*` for `message.received`) and `*`.
 pub fn type_patterns(event_type: &str) -> Vec<String> {
@@ -137,6 +156,37 @@ pub fn type_patterns(event_type: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_is_accepted_only_if_some_event_type_can_match_it() {
+        for good in [
+            "*",
+            "message.*",
+            "contact.*",
+            "reaction",
+            "message.status",
+            "line.status",
+        ] {
+            assert!(is_type_filter(good), "{good}");
+        }
+        for bad in [
+            "Message.Received",
+            "message",
+            "messages.*",
+            "reaction.*",
+            "call.*",
+            "msg",
+            "*.*",
+        ] {
+            assert!(!is_type_filter(bad), "{bad}");
+        }
+        // Every type and every family it yields is a filter that can match.
+        for t in crate::event::event_types::ALL {
+            for pattern in type_patterns(t) {
+                assert!(is_type_filter(&pattern), "{pattern}");
+            }
+        }
+    }
 
     #[test]
     fn a_type_matches_itself_its_family_and_the_wildcard() {

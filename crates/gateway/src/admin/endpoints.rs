@@ -5,7 +5,7 @@ use super::error::AdminError;
 use super::views::{CreateEndpoint, EndpointList, EndpointView, PatchEndpoint, WithSecret};
 use super::AdminState;
 use actix_web::{web, HttpResponse};
-use inlet_domain::forward::body::{normalise_line, test_body, TEST_EVENT_TYPE};
+use inlet_domain::forward::body::{is_type_filter, normalise_line, test_body, TEST_EVENT_TYPE};
 use inlet_domain::forward::target;
 use inlet_domain::repository::forwarding::{
     delete_endpoint, get_delivery, get_endpoint, insert_endpoint, insert_test_delivery,
@@ -161,15 +161,39 @@ fn description(text: String) -> Result<String, AdminError> {
             reason: "at most 1000 characters",
         });
     }
+    no_nul("description", &text)?;
     Ok(text)
+}
+
+/// PostgreSQL `text` cannot hold U+0000: refused here (422), not at the insert (500).
+fn no_nul(field: &'static str, text: &str) -> Result<(), AdminError> {
+    if text.contains('\0') {
+        return Err(AdminError::InvalidField {
+            field,
+            reason: "must not contain U+0000",
+        });
+    }
+    Ok(())
 }
 
 fn lines(values: Vec<String>) -> Result<Vec<String>, AdminError> {
     filter("lines", values).map(|v| v.iter().map(|l| normalise_line(l)).collect())
 }
 
+/// Each value trimmed, and one that some event could match: an unknown type
+/// (`Message.Received`, `message`) would silently select nothing.
 fn event_types(values: Vec<String>) -> Result<Vec<String>, AdminError> {
-    filter("event_types", values).map(|v| v.into_iter().map(|t| t.trim().to_owned()).collect())
+    let values: Vec<String> = filter("event_types", values)?
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .collect();
+    if !values.iter().all(|t| is_type_filter(t)) {
+        return Err(AdminError::InvalidField {
+            field: "event_types",
+            reason: "each must be an event type (message.received, message.status, …), a family (message.*) or *",
+        });
+    }
+    Ok(values)
 }
 
 fn filter(field: &'static str, values: Vec<String>) -> Result<Vec<String>, AdminError> {
@@ -184,6 +208,9 @@ fn filter(field: &'static str, values: Vec<String>) -> Result<Vec<String>, Admin
             field,
             reason: "values must not be empty",
         });
+    }
+    for value in &values {
+        no_nul(field, value)?;
     }
     Ok(values)
 }

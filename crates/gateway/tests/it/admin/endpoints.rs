@@ -146,3 +146,57 @@ async fn invalid_fields_and_unknown_fields_are_refused_with_stable_codes() {
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
     admin.stop();
 }
+
+#[tokio::test]
+async fn filters_that_could_never_match_and_text_postgres_cannot_hold_are_invalid_fields() {
+    let admin = spawn_admin(lax()).await;
+    let token = admin.client("acme").await;
+    let refused = [
+        json!({"url": "https://example.com", "event_types": ["Message.Received"]}),
+        json!({"url": "https://example.com", "event_types": ["message"]}),
+        json!({"url": "https://example.com", "event_types": ["message.*", "reactions"]}),
+        json!({"url": "https://example.com", "description": "a\0b"}),
+        json!({"url": "https://example.com", "lines": ["106540352242922\0"]}),
+        json!({"url": "https://example.com", "event_types": ["call\0"]}),
+    ];
+    for body in refused {
+        let (status, answer) = admin
+            .call(Method::POST, "/v1/endpoints", &token, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (422, Some("invalid_field")),
+            "{body} → {answer}"
+        );
+    }
+    let (status, created) = admin
+        .call(
+            Method::POST,
+            "/v1/endpoints",
+            &token,
+            Some(json!({
+                "url": "https://example.com",
+                "event_types": ["message.*", " reaction ", "contact.opted_out", "*"],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["event_types"],
+        json!(["message.*", "reaction", "contact.opted_out", "*"])
+    );
+    let id = created["id"].as_str().expect("id");
+    let (status, answer) = admin
+        .call(
+            Method::PATCH,
+            &format!("/v1/endpoints/{id}"),
+            &token,
+            Some(json!({"event_types": ["calls"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("invalid_field"))
+    );
+    admin.stop();
+}
