@@ -132,9 +132,18 @@ impl TestBroker {
 
     /// Like [`TestBroker::new`] with the given retry delays in seconds.
     pub async fn with_retry_delays(delays: Vec<u64>) -> anyhow::Result<Self> {
+        Self::declared(QueueType::Quorum, delays).await
+    }
+
+    /// Like [`TestBroker::new`] with classic queues (`INLET_QUEUE_TYPE=classic`).
+    pub async fn classic() -> anyhow::Result<Self> {
+        Self::declared(QueueType::Classic, vec![1, 1, 1]).await
+    }
+
+    async fn declared(queue_type: QueueType, delays: Vec<u64>) -> anyhow::Result<Self> {
         let settings = BrokerSettings {
             amqp_url: amqp_url(),
-            queue_type: QueueType::Quorum,
+            queue_type,
             topology_prefix: format!("test.{}.", uuid::Uuid::new_v4().simple()),
             retry_delays_secs: delays,
             delivery_limit: 20,

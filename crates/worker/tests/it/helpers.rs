@@ -93,6 +93,13 @@ impl TestWorker {
         self.running = Some((shutdown, handle));
     }
 
+    /// Tells the worker to stop (as SIGTERM does) without waiting for it.
+    pub fn begin_stop(&self) {
+        if let Some((shutdown, _)) = &self.running {
+            shutdown.cancel();
+        }
+    }
+
     /// Cancels the worker and waits until it has stopped.
     pub async fn stop(&mut self) {
         if let Some((shutdown, handle)) = self.running.take() {

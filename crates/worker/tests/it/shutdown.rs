@@ -53,3 +53,69 @@ async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
     assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
     worker.finish().await;
 }
+
+/// Consumers of `queue` the broker knows (a passive declare).
+async fn consumers(worker: &crate::helpers::TestWorker, queue: &str) -> u32 {
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    worker
+        .broker
+        .channel
+        .queue_declare(queue, passive, lapin::types::FieldTable::default())
+        .await
+        .expect("queue exists")
+        .consumer_count()
+}
+
+/// From SIGTERM on, the broker stops handing this worker new events: while it
+/// drains what it holds, the rest stays with the broker for other workers.
+/// (The consumer stream ends at shutdown and dropping it cancels the consumer.
+/// Checked on classic queues, whose consumer count drops at the cancel; a
+/// quorum queue counts a cancelled consumer until its unacked messages settle.)
+#[tokio::test]
+async fn a_stopping_worker_takes_no_new_events_while_it_drains() {
+    let broker = inlet_testkit::TestBroker::classic().await.expect("broker");
+    let mut worker = crate::helpers::spawn_on(broker, |_| {}).await;
+    worker.stop().await;
+    worker.settings.shutdown_timeout_secs = 20;
+    let lock = TableLock::messages(&worker.db).await;
+    worker.start().await;
+    let total: u32 = 60;
+    for i in 0..total {
+        let body = meta_text(
+            &format!("wamid.draining.{i}"),
+            "16505551234",
+            "hi",
+            1_749_416_383,
+        );
+        worker.publish_meta(&body).await;
+    }
+    let queue = worker.broker.topology().work_queue();
+    let taken = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await < total).then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "the worker never took deliveries");
+
+    assert_eq!(consumers(&worker, &queue).await, 1);
+    worker.begin_stop();
+    // Still draining (its batches wait on the lock), no longer a consumer.
+    let cancelled = inlet_testkit::eventually(std::time::Duration::from_secs(3), || async {
+        (consumers(&worker, &queue).await == 0).then_some(())
+    })
+    .await;
+    assert!(cancelled.is_some(), "the stopping worker still consumes");
+    lock.release().await;
+    worker.stop().await;
+
+    worker.settings.shutdown_timeout_secs = 5;
+    worker.start().await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", i64::from(total))
+        .await;
+    worker.wait_until_drained().await;
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    worker.finish().await;
+}
