@@ -118,11 +118,14 @@ impl Sender {
     }
 }
 
-/// `v1,<sig>` with the current secret, followed by one with the previous
-/// secret while a rotation's grace period lasts.
+/// `v1,<sig>` with the current secret, followed by one with each rotated-out
+/// secret whose grace period lasts (the previous one, then older ones).
 fn signatures(delivery: &Claimed, timestamp: i64, body: &[u8]) -> Result<String, String> {
-    let mut out = Vec::with_capacity(2);
-    for secret in std::iter::once(&delivery.secret).chain(delivery.previous_secret.as_ref()) {
+    let mut out = Vec::with_capacity(2 + delivery.older_secrets.len());
+    let secrets = std::iter::once(&delivery.secret)
+        .chain(delivery.previous_secret.as_ref())
+        .chain(&delivery.older_secrets);
+    for secret in secrets {
         let key = StandardSecret::parse(secret).map_err(|_| "endpoint secret is invalid")?;
         out.push(standard::sign(&key, &delivery.event_id, timestamp, body));
     }

@@ -230,7 +230,13 @@ pub async fn delete_endpoint<C: GenericClient>(
     Ok(client.execute(&stmt, &[&client_id, &id]).await? == 1)
 }
 
-/// Makes `new_secret` the signing secret; the old one keeps signing until `grace_until`.
+/// Secrets kept signing besides the current one and the previous one: a
+/// bound on the signature header a client rotating again and again can grow.
+const MAX_OLDER_SECRETS: i64 = 4;
+
+/// Makes `new_secret` the signing secret; the old one keeps signing until
+/// `grace_until`, and one rotated out before it until its own grace ends
+/// (`older_secrets`, up to [`MAX_OLDER_SECRETS`], the newest kept).
 pub async fn rotate_secret<C: GenericClient>(
     client: &C,
     client_id: Uuid,
@@ -238,9 +244,22 @@ pub async fn rotate_secret<C: GenericClient>(
     new_secret: &str,
     grace_until: DateTime<Utc>,
 ) -> Result<Option<Endpoint>, RepoError> {
+    // In SET, the columns are the row's values before the update.
     let sql = format!(
-        "UPDATE forward_endpoints SET previous_secret = secret, previous_secret_until = $4,
-                secret = $3, updated_at = now()
+        "UPDATE forward_endpoints SET
+            older_secrets = (
+                SELECT COALESCE(jsonb_agg(k ORDER BY (k->>'until')::timestamptz DESC), '[]'::jsonb)
+                  FROM (SELECT k FROM jsonb_array_elements(
+                            older_secrets || CASE
+                                WHEN previous_secret IS NOT NULL AND previous_secret_until > now()
+                                THEN jsonb_build_array(jsonb_build_object(
+                                         'secret', previous_secret, 'until', previous_secret_until))
+                                ELSE '[]'::jsonb END) k
+                         WHERE (k->>'until')::timestamptz > now()
+                         ORDER BY (k->>'until')::timestamptz DESC
+                         LIMIT {MAX_OLDER_SECRETS}) kept),
+            previous_secret = secret, previous_secret_until = $4,
+            secret = $3, updated_at = now()
          WHERE client_id = $1 AND id = $2
          RETURNING {COLUMNS}"
     );

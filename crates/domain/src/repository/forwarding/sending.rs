@@ -49,7 +49,9 @@ UPDATE forward_deliveries d
                 FOR UPDATE SKIP LOCKED)
 RETURNING d.id, d.endpoint_id, d.event_id, d.payload, d.attempts, d.max_attempts, e.url,
           e.secret, CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END,
-          d.lease_until";
+          d.lease_until,
+          ARRAY(SELECT k->>'secret' FROM jsonb_array_elements(e.older_secrets) k
+                 WHERE (k->>'until')::timestamptz > now())";
 
 // Only the claim the attempt was made under moves the delivery on (its lease
 // is the claim's token). A worker whose lease ran out while it was sending (a
@@ -129,6 +131,8 @@ pub struct Claimed {
     pub previous_secret: Option<String>,
     /// When this claim's lease ends: the claim's token when its attempt is recorded.
     pub lease_until: DateTime<Utc>,
+    /// Secrets rotated out before the previous one, still in their grace periods.
+    pub older_secrets: Vec<String>,
 }
 
 /// Claims due deliveries of enabled endpoints.
@@ -154,6 +158,7 @@ pub async fn claim_due<C: GenericClient>(
             secret: r.get(7),
             previous_secret: r.get(8),
             lease_until: r.get(9),
+            older_secrets: r.get(10),
         })
         .collect())
 }

@@ -217,6 +217,39 @@ async fn during_a_rotation_deliveries_carry_signatures_for_the_old_and_the_new_s
     f.stop().await;
 }
 
+/// A second rotation within the grace period (a client retrying one whose
+/// answer it lost, say) keeps the first secret signing until its own grace
+/// ends: the receiver may still verify with it.
+#[tokio::test]
+async fn after_two_rotations_within_the_grace_period_every_secret_in_grace_still_verifies() {
+    let f = Forwarding::start().await;
+    let receiver = Receiver::start();
+    let endpoint = f.endpoint(json!({"url": receiver.url})).await;
+    let first = endpoint["secret"].as_str().expect("secret").to_owned();
+    let id = endpoint["id"].as_str().expect("id");
+    let mut secrets = vec![first];
+    for _ in 0..2 {
+        let (status, rotated) = f
+            .api(
+                Method::POST,
+                &format!("/v1/endpoints/{id}/rotate-secret"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{rotated}");
+        secrets.push(rotated["secret"].as_str().expect("new secret").to_owned());
+    }
+    f.publish(&message_received("evt-rot-twice")).await;
+
+    f.delivery_with_status(&endpoint, "delivered").await;
+    let request = &receiver.received()[0];
+    assert_eq!(request.headers["webhook-signature"].split(' ').count(), 3);
+    for (n, secret) in secrets.iter().enumerate() {
+        assert!(verifies(request, secret), "verifies with secret {n}");
+    }
+    f.stop().await;
+}
+
 #[tokio::test]
 async fn the_test_action_sends_a_test_event_to_the_endpoint() {
     let f = Forwarding::start().await;
