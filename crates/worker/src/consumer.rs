@@ -103,7 +103,7 @@ impl Consumer {
 
     /// One connection's lifetime: returns when it breaks or on shutdown.
     async fn consume(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
-        let connection = connect(&self.amqp_url, "inlet-worker").await?;
+        let connection = Arc::new(connect(&self.amqp_url, "inlet-worker").await?);
         let channel = connection.create_channel().await?;
         self.topology.declare(&channel).await?;
         if self.declares_deliveries {

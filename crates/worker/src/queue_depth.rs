@@ -9,6 +9,7 @@ use inlet_domain::broker::Topology;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -38,58 +39,89 @@ pub fn consumer_gauges(topology: &Topology) -> Vec<Gauge> {
     ]
 }
 
-/// Starts refreshing `gauges` every `interval` on a new channel of
-/// `connection`, until the returned guard is dropped (with the session that
-/// holds it) or the channel fails.
+/// Starts refreshing `gauges` every `interval` on a channel of `connection`,
+/// until the returned guard is dropped (with the session that holds it).
 pub async fn watch(
-    connection: &Connection,
+    connection: &Arc<Connection>,
     gauges: Vec<Gauge>,
     metrics: Metrics,
     interval: Duration,
 ) -> Result<DropGuard, lapin::Error> {
     let channel = connection.create_channel().await?;
     let stop = CancellationToken::new();
-    tokio::spawn(refresh(channel, gauges, metrics, interval, stop.clone()));
+    let watched = Watched {
+        connection: connection.clone(),
+        gauges,
+        metrics,
+        interval,
+    };
+    tokio::spawn(watched.refresh(channel, stop.clone()));
     Ok(stop.drop_guard())
 }
 
-/// Polls the gauges' queues until `stop` is cancelled or the channel fails.
-async fn refresh(
-    channel: Channel,
+struct Watched {
+    connection: Arc<Connection>,
     gauges: Vec<Gauge>,
     metrics: Metrics,
     interval: Duration,
-    stop: CancellationToken,
-) {
-    loop {
-        let depths = async {
-            let mut depths = Vec::with_capacity(gauges.len());
-            for gauge in &gauges {
-                let mut sum = 0u64;
-                for q in &gauge.queues {
-                    sum += u64::from(ready(&channel, q).await?);
+}
+
+impl Watched {
+    /// Polls the gauges' queues until `stop` is cancelled. When a read fails
+    /// (a passive declare of a queue that is gone closes its channel) the
+    /// gauges are removed, not left at their last values, where they would
+    /// look plausible and hold `deriv()` flat, so that nothing alerted on a
+    /// backlog growing meanwhile; the reads go on on a new channel.
+    async fn refresh(self, mut channel: Channel, stop: CancellationToken) {
+        loop {
+            match self.depths(&channel).await {
+                Ok(depths) => {
+                    for (gauge, depth) in self.gauges.iter().zip(depths) {
+                        self.metrics
+                            .queue_messages
+                            .with_label_values(&[gauge.label])
+                            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+                    }
                 }
-                depths.push(sum);
-            }
-            Ok::<_, lapin::Error>(depths)
-        };
-        match depths.await {
-            Ok(depths) => {
-                for (gauge, depth) in gauges.iter().zip(depths) {
-                    metrics
-                        .queue_messages
-                        .with_label_values(&[gauge.label])
-                        .set(i64::try_from(depth).unwrap_or(i64::MAX));
+                Err(error) => {
+                    tracing::warn!(error = %error, "Cannot read queue depths; gauges removed until they can be read.");
+                    self.remove();
                 }
             }
-            Err(error) => {
-                tracing::warn!(error = %error, "Cannot read queue depths; gauges stop until reconnect.");
-                return;
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+            if !channel.status().connected() {
+                match self.connection.create_channel().await {
+                    Ok(fresh) => channel = fresh,
+                    // The connection is gone: its session ends and a new one watches.
+                    Err(_) => break,
+                }
             }
         }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
+        self.remove();
+    }
+
+    async fn depths(&self, channel: &Channel) -> Result<Vec<u64>, lapin::Error> {
+        let mut depths = Vec::with_capacity(self.gauges.len());
+        for gauge in &self.gauges {
+            let mut sum = 0u64;
+            for q in &gauge.queues {
+                sum += u64::from(ready(channel, q).await?);
+            }
+            depths.push(sum);
+        }
+        Ok(depths)
+    }
+
+    fn remove(&self) {
+        for gauge in &self.gauges {
+            // Not there (never set, or removed already) is fine.
+            let _ = self
+                .metrics
+                .queue_messages
+                .remove_label_values(&[gauge.label]);
         }
     }
 }

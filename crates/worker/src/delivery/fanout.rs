@@ -59,7 +59,7 @@ impl FanOut {
     }
 
     async fn session(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), lapin::Error> {
-        let connection = connect(&self.amqp_url, "inlet-worker-deliveries").await?;
+        let connection = Arc::new(connect(&self.amqp_url, "inlet-worker-deliveries").await?);
         let channel = connection.create_channel().await?;
         declare_deliveries(&channel, &self.topology).await?;
         channel

@@ -39,3 +39,43 @@ async fn processed_and_dead_events_and_queue_depths_are_exported() {
     );
     worker.finish().await;
 }
+
+/// When the depths cannot be read (here the dead queue is gone, so its passive
+/// declare fails), the gauges leave `/metrics` instead of staying at their
+/// last values, where a frozen, plausible number would hide a growing
+/// backlog; they come back once the depths can be read again.
+#[tokio::test]
+async fn queue_depths_that_cannot_be_read_leave_metrics_and_come_back() {
+    let worker = spawn_worker().await;
+    let work = r#"inlet_queue_messages{queue="work"}"#;
+    let shown = |want: bool| {
+        let worker = &worker;
+        async move {
+            inlet_testkit::eventually(WAIT, || async {
+                (worker.metrics().await.contains(work) == want).then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    assert!(shown(true).await, "the work queue's depth is exported");
+
+    let topology = worker.broker.topology();
+    worker
+        .broker
+        .channel
+        .queue_delete(
+            &topology.dead_queue(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("dead queue deleted");
+    assert!(shown(false).await, "the depths went on being exported");
+
+    topology
+        .declare(&worker.broker.channel)
+        .await
+        .expect("declared again");
+    assert!(shown(true).await, "the depths did not come back");
+    worker.finish().await;
+}
