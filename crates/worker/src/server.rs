@@ -7,6 +7,7 @@ use anyhow::Context;
 use inlet_domain::repository::Repository;
 use serde_json::json;
 use std::net::TcpListener;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// The probe server, serving from the moment it is started: before
@@ -106,10 +107,15 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// How long `/readyz` waits for a connection to ping on: below the probes'
+/// timeout (2 s in deploy/k8s), or a busy worker would time out and be
+/// taken for an unready one.
+const PING_WAIT: Duration = Duration::from_millis(1_000);
+
 /// Ready while consuming from the broker and the database answers.
 async fn readyz(state: web::Data<ProbeState>) -> HttpResponse {
     let broker = state.metrics.broker_connected.get() == 1;
-    let database = state.repo.ping().await.is_ok();
+    let database = database_answers(&state.repo).await;
     let body = json!({
         "status": if broker && database { "ready" } else { "unavailable" },
         "broker": broker,
@@ -119,5 +125,18 @@ async fn readyz(state: web::Data<ProbeState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Whether the database answers a ping. When every connection of a full pool
+/// is in use (storing batches, recording deliveries) and none frees up in
+/// time, the pool is busy with the database, which is as good an answer; a
+/// ping on an idle connection must answer in time.
+async fn database_answers(repo: &Repository) -> bool {
+    let status = repo.pool().status();
+    let busy = status.available == 0 && status.size >= status.max_size;
+    match tokio::time::timeout(PING_WAIT, repo.ping()).await {
+        Ok(pinged) => pinged.is_ok(),
+        Err(_) => busy,
     }
 }

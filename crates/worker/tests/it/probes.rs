@@ -200,6 +200,55 @@ async fn a_worker_whose_database_does_not_exist_yet_waits_and_migrates_it_once_c
     broker.cleanup().await.expect("cleanup");
 }
 
+/// A worker whose every database connection is busy (here each waits on a
+/// lock the test holds) is still ready, and says so within the probe's
+/// timeout: before, the ping queued for a connection for the pool's whole
+/// wait (5 s), so the probe timed out and a busy worker looked unready.
+#[tokio::test]
+async fn a_worker_with_every_connection_busy_answers_ready_in_time() {
+    let broker = TestBroker::new().await.expect("broker namespace");
+    let mut worker = crate::helpers::spawn_on(broker, |s| {
+        s.database.database_pool_size = 2;
+        s.batch_size = 1;
+    })
+    .await;
+    worker.stop().await;
+    let lock = crate::helpers::TableLock::messages(&worker.db).await;
+    worker.start().await;
+    for n in 0..8 {
+        let body = crate::fixtures::meta_text(
+            &format!("wamid.busy.{n}"),
+            &format!("1650555{n:04}"),
+            "hi",
+            1_749_416_383,
+        );
+        worker.publish_meta(&body).await;
+    }
+    // Both connections held by batches waiting on the lock.
+    let held = eventually(WAIT, || async {
+        let text = worker.metrics().await;
+        text.contains("inlet_worker_db_pool_in_use 2").then_some(())
+    })
+    .await;
+    assert!(held.is_some(), "the pool never filled");
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let answer = http
+        .get(format!("http://127.0.0.1:{}/readyz", worker.port))
+        .send()
+        .await
+        .expect("answered within the probe's 2 s");
+    assert_eq!(answer.status(), 200);
+    lock.release().await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 8)
+        .await;
+    worker.finish().await;
+}
+
 #[tokio::test]
 async fn a_delivery_worker_reports_whether_it_reaches_the_broker() {
     inlet_domain::telemetry::init_for_tests();
