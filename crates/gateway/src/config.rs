@@ -61,6 +61,10 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `INLET_BODY_LIMIT_BYTES`: largest body accepted (Meta batches reach a few MB).
     pub body_limit_bytes: usize,
+    /// `INLET_BODY_BUDGET_BYTES`: most bytes of request bodies held at once,
+    /// read before their signatures can be checked; past it a request is
+    /// answered 503 (`busy`), so that many large bodies cannot exhaust memory.
+    pub body_budget_bytes: usize,
     /// `INLET_BODY_TIMEOUT_MS`: how long a request's body may take to arrive
     /// once its headers have (a body still arriving is answered 408).
     pub body_timeout_ms: u64,
@@ -146,6 +150,7 @@ impl Default for Settings {
             throttle_max_clients: 10_000,
             trust_forwarded_for: false,
             body_limit_bytes: 4 * 1024 * 1024,
+            body_budget_bytes: 64 * 1024 * 1024,
             body_timeout_ms: 15_000,
             publish_timeout_ms: 5_000,
             retry_after_secs: 5,
@@ -183,6 +188,13 @@ impl Settings {
         }
         if self.body_timeout_ms == 0 {
             return bad("INLET_BODY_TIMEOUT_MS", "must be at least 1");
+        }
+        // Otherwise a body of the largest size allowed could never be read.
+        if self.body_budget_bytes < self.body_limit_bytes {
+            return bad(
+                "INLET_BODY_BUDGET_BYTES",
+                "must be at least INLET_BODY_LIMIT_BYTES",
+            );
         }
         if self.dedup_in_flight_ttl_secs == 0 {
             return bad("INLET_DEDUP_IN_FLIGHT_TTL_SECS", "must be at least 1");

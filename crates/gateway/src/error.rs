@@ -53,6 +53,13 @@ pub enum ApiError {
         /// Seconds for `Retry-After`.
         retry_after: u64,
     },
+    /// The bodies being read at once already fill the memory set aside for
+    /// them; the provider should retry.
+    #[error("too many request bodies in flight; retry later")]
+    Busy {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
 }
 
 impl ApiError {
@@ -71,6 +78,7 @@ impl ApiError {
             ApiError::InFlight { .. } => "in_flight",
             ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Busy { .. } => "busy",
         }
     }
 
@@ -96,6 +104,7 @@ impl ApiError {
             ApiError::InFlight { .. } => "in_flight",
             ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Busy { .. } => "busy",
         }
     }
 }
@@ -118,13 +127,14 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::InFlight { .. } => StatusCode::CONFLICT,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status_code());
         if let ApiError::Unavailable { retry_after }
+        | ApiError::Busy { retry_after }
         | ApiError::InFlight { retry_after }
         | ApiError::Throttled { retry_after } = self
         {

@@ -371,6 +371,54 @@ async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() 
     app.stop().await;
 }
 
+/// Bodies are held before their signatures can be checked: past the budget
+/// for all of them together, a request is answered 503 `busy` (with
+/// `Retry-After`) instead of the gateway holding more, and once the held
+/// bodies go, requests are read again.
+#[tokio::test]
+async fn bodies_past_the_shared_budget_are_answered_busy_until_memory_frees() {
+    let broker = TestBroker::new().await.expect("broker");
+    let mut settings = test_settings(&broker);
+    settings.body_limit_bytes = LIMIT;
+    settings.body_budget_bytes = LIMIT + LIMIT / 2;
+    let app = spawn_with(broker, settings).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    // A sender that sends most of a large body, then waits.
+    let mut holding = TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /webhooks/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {LIMIT}\r\n\r\n"
+    );
+    holding.write_all(head.as_bytes()).await.expect("write");
+    holding
+        .write_all(&vec![b' '; LIMIT - 100])
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let body = meta_text("wamid.budget", &"x".repeat(LIMIT - 2_000));
+    let sig = meta_signature(&body);
+    let busy = app
+        .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+        .await;
+    assert_eq!(busy.status(), 503);
+    assert!(busy.headers().contains_key("retry-after"));
+    let busy = r#"inlet_gateway_requests_total{provider="meta",outcome="busy"}"#;
+    assert_eq!(app.metric(busy).await, 1.0);
+
+    drop(holding);
+    let accepted = inlet_testkit::eventually(Duration::from_secs(5), || async {
+        let res = app
+            .post("/webhooks/meta", &body, &[("x-hub-signature-256", &sig)])
+            .await;
+        (res.status() == 200).then_some(())
+    })
+    .await;
+    assert!(accepted.is_some(), "the budget was never given back");
+    assert_eq!(app.queued().await, 1);
+    assert_healthy(&app).await;
+    app.stop().await;
+}
+
 fn uuid_like() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()
