@@ -8,7 +8,7 @@
 //! dead letters, attempts and audit rows are exactly those of a lone event and
 //! one poison event cannot take its neighbours down.
 
-use crate::consumer::{Consumer, Session, Stored};
+use crate::consumer::{Audit, Consumer, Session, Stored};
 use crate::received::Received;
 use crate::router::{Decoded, Processed};
 use futures::stream::{BoxStream, Stream, StreamExt};
@@ -89,6 +89,29 @@ impl Consumer {
                     })
                     .collect();
                 self.settle_all(session, stored, started).await;
+            }
+            Err(error) if error.is_database_unavailable() => {
+                // Handling each event again would wait out the pool's timeout
+                // once per event (and once more for its audit row) against a
+                // database that cannot be had: a batch of 64 held its
+                // deliveries for minutes. Each goes to its delay queue now.
+                let chain = error.chain();
+                tracing::warn!(
+                    error = %chain,
+                    events = batch.len(),
+                    "Database unavailable; the batch's events are retried later."
+                );
+                for (delivery, meta, decoded) in &batch {
+                    self.retry_later(
+                        session,
+                        delivery,
+                        meta,
+                        decoded.event_type,
+                        &chain,
+                        Audit::Skip,
+                    )
+                    .await;
+                }
             }
             Err(error) => {
                 tracing::warn!(

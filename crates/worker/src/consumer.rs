@@ -30,6 +30,16 @@ pub(crate) struct Stored<'a> {
     pub(crate) done: Processed,
 }
 
+/// Whether a retry is written to the audit trail first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audit {
+    /// Mark the event's audit row `retrying` (a statement of its own).
+    Write,
+    /// Not: the database was found unavailable just now, and each write would
+    /// wait out the pool's timeout before failing too.
+    Skip,
+}
+
 /// What one broker session gives its handlers: the confirm-mode channel for
 /// retry, dead-letter and domain publishes, and the consumer channel's acks.
 pub(crate) struct Session {
@@ -243,7 +253,8 @@ impl Consumer {
             Err(Failed { event_type, error })
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
             {
-                self.retry_later(session, &delivery, &meta, event_type, &error.chain())
+                let chain = error.chain();
+                self.retry_later(session, &delivery, &meta, event_type, &chain, Audit::Write)
                     .await;
             }
             Err(Failed { event_type, error }) => {
@@ -259,16 +270,19 @@ impl Consumer {
     /// has the retry; dead-letters it when it is out of retries. While the
     /// broker refuses the retry it is tried again in place; the delivery is
     /// requeued only when the session ends first.
-    async fn retry_later(
+    pub(crate) async fn retry_later(
         &self,
         session: &Session,
         delivery: &Received,
         meta: &EventMeta,
         event_type: &'static str,
         chain: &str,
+        audit: Audit,
     ) {
         let provider = meta.provider.as_str();
-        self.audit_retry(meta, event_type, chain).await;
+        if audit == Audit::Write {
+            self.audit_retry(meta, event_type, chain).await;
+        }
         let scheduled = self
             .until_published(session, || {
                 retry::schedule(
@@ -338,8 +352,15 @@ impl Consumer {
         if let Err(error) = announced {
             let chain = format!("transient failure: cannot publish domain events: {error}");
             for s in &stored {
-                self.retry_later(session, s.delivery, s.meta, s.done.event_type, &chain)
-                    .await;
+                self.retry_later(
+                    session,
+                    s.delivery,
+                    s.meta,
+                    s.done.event_type,
+                    &chain,
+                    Audit::Write,
+                )
+                .await;
             }
             return;
         }

@@ -22,6 +22,18 @@ impl HandleError {
         matches!(self, HandleError::Transient(_))
     }
 
+    /// Whether the database could not be had at all (down, unreachable,
+    /// refusing connections), rather than refusing this data or conflicting.
+    pub fn is_database_unavailable(&self) -> bool {
+        match self {
+            HandleError::Transient(cause) => matches!(
+                cause.downcast_ref::<RepoError>(),
+                Some(RepoError::Unavailable(_))
+            ),
+            HandleError::Permanent(_) => false,
+        }
+    }
+
     /// The whole cause chain on one line, for logs and the dead-letter row.
     pub fn chain(&self) -> String {
         let mut out = self.to_string();

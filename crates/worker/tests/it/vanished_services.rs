@@ -108,3 +108,56 @@ async fn a_broker_connection_that_went_silent_is_replaced_and_the_events_consume
     drop(hole);
     worker.finish().await;
 }
+
+/// A batch whose database cannot be had at all (every connection silent, new
+/// ones never answered) sends its events to their delay queues at once. It
+/// used to handle them again one at a time, each waiting out the pool's
+/// timeout, and then once more for its audit row: a batch held its
+/// deliveries for minutes, far past the shutdown drain.
+#[tokio::test]
+async fn a_batch_whose_database_cannot_be_had_is_retried_at_once_not_event_by_event() {
+    let proxy = ToggleProxy::start("127.0.0.1:5432".parse().expect("addr"))
+        .await
+        .expect("proxy");
+    let broker = TestBroker::with_retry_delays(vec![10, 10])
+        .await
+        .expect("broker");
+    let worker = spawn_on(broker, |s| {
+        s.database.database_url = s
+            .database
+            .database_url
+            .replace("127.0.0.1:5432", &proxy.addr().to_string());
+        s.database.database_tcp_timeout_ms = 1_000;
+        s.database.database_timeout_ms = 2_000;
+    })
+    .await;
+    publish(&worker, 0..1).await;
+    worker
+        .wait_for_count("SELECT count(*) FROM messages", 1)
+        .await;
+
+    // New connections are accepted and never answered; open ones go silent.
+    proxy.hold();
+    let hole = proxy
+        .silence_open()
+        .expect("connections cut (iptables, as root)");
+    publish(&worker, 1..17).await;
+    // Event by event this took at least 16 × (2 s + 2 s).
+    let retried = inlet_testkit::eventually(Duration::from_secs(9), || async {
+        (crate::helpers::retried_events(&worker.metrics().await) >= 16.0).then_some(())
+    })
+    .await;
+    assert!(
+        retried.is_some(),
+        "the batch's events were not retried at once"
+    );
+
+    drop(hole);
+    proxy.release();
+    assert!(
+        stored_within(&worker, 17, Duration::from_secs(40)).await,
+        "the retried events were stored once the database was back"
+    );
+    assert_eq!(worker.count("SELECT count(*) FROM dead_letters").await, 0);
+    worker.finish().await;
+}
