@@ -36,7 +36,8 @@ COUNTERS_AND_GAUGES = {
     "inlet_worker_dead_letters_total", "inlet_queue_messages",
     "inlet_worker_db_pool_in_use", "inlet_worker_db_pool_waiting",
     "inlet_worker_broker_connected", "inlet_worker_starting",
-    "inlet_delivery_attempts_total", "inlet_delivery_endpoints_disabled_total", "up",
+    "inlet_delivery_attempts_total", "inlet_delivery_endpoints_disabled_total",
+    "inlet_delivery_fanout_dropped_total", "up",
 }
 HISTOGRAMS = {
     "inlet_gateway_request_duration_seconds", "inlet_gateway_publish_duration_seconds",

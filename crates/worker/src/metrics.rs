@@ -157,6 +157,10 @@ pub struct DeliveryMetrics {
     pub duration: Histogram,
     /// `inlet_delivery_endpoints_disabled_total`: endpoints disabled for failing too long.
     pub endpoints_disabled: prometheus::IntCounter,
+    /// `inlet_delivery_fanout_dropped_total`: deliveries-queue messages dropped
+    /// because they could never be fanned out (unreadable, or refused by the
+    /// database for a reason a retry cannot fix): their events reach no endpoint.
+    pub fanout_dropped: prometheus::IntCounter,
 }
 
 impl DeliveryMetrics {
@@ -180,13 +184,19 @@ impl DeliveryMetrics {
             "inlet_delivery_endpoints_disabled_total",
             "Endpoints disabled after failing continuously for too long.",
         )?;
+        let fanout_dropped = prometheus::IntCounter::new(
+            "inlet_delivery_fanout_dropped_total",
+            "Deliveries-queue messages dropped because they could never be fanned out; their events reach no endpoint.",
+        )?;
         registry.register(Box::new(attempts.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(endpoints_disabled.clone()))?;
+        registry.register(Box::new(fanout_dropped.clone()))?;
         Ok(DeliveryMetrics {
             attempts,
             duration,
             endpoints_disabled,
+            fanout_dropped,
         })
     }
 }

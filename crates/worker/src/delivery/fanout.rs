@@ -130,6 +130,7 @@ impl FanOut {
                 Err(error) => {
                     // Not an event this version understands: nothing can be sent.
                     tracing::error!(error = %error, "Domain event does not parse; dropping it from the deliveries queue.");
+                    self.metrics.delivery.fanout_dropped.inc();
                     let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
                 }
             }
@@ -187,6 +188,7 @@ impl FanOut {
                 for (delivery, routed) in items {
                     let ids: Vec<&str> = routed.iter().map(|r| r.event.id.as_str()).collect();
                     tracing::error!(error = %error, event_ids = ?ids, "Cannot fan out; dropping the message from the deliveries queue.");
+                    self.metrics.delivery.fanout_dropped.inc();
                     let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
                 }
             }

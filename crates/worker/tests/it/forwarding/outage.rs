@@ -90,3 +90,37 @@ async fn events_fanned_out_while_the_database_refuses_writes_reach_the_endpoint_
     assert_eq!(receiver.received().len(), 1);
     f.stop().await;
 }
+
+/// A message that can never be fanned out is dropped, and counted where the
+/// SREs look, since its events reach no endpoint.
+#[tokio::test]
+async fn a_deliveries_message_that_can_never_be_fanned_out_is_counted_as_dropped() {
+    use lapin::options::BasicPublishOptions;
+    use lapin::BasicProperties;
+
+    let f = Forwarding::start().await;
+    f.broker
+        .channel
+        .basic_publish(
+            "",
+            &deliveries_queue(&f.broker.topology()),
+            BasicPublishOptions::default(),
+            b"not an event",
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("publish settled");
+    let dropped = inlet_testkit::eventually(super::support::PATIENCE, || async {
+        (f.metrics.delivery.fanout_dropped.get() == 1).then_some(())
+    })
+    .await;
+    assert!(dropped.is_some(), "the dropped message was not counted");
+    let text = f.metrics.render();
+    assert!(
+        text.contains("inlet_delivery_fanout_dropped_total 1"),
+        "{text}"
+    );
+    f.stop().await;
+}
