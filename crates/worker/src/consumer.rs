@@ -279,7 +279,6 @@ impl Consumer {
         chain: &str,
         audit: Audit,
     ) {
-        let provider = meta.provider.as_str();
         if audit == Audit::Write {
             self.audit_retry(meta, event_type, chain).await;
         }
@@ -298,12 +297,7 @@ impl Consumer {
         match scheduled {
             Ok(true) => {
                 tracing::warn!(error = %chain, "Transient failure; retry scheduled.");
-                self.metrics.retries.with_label_values(&[provider]).inc();
-                self.metrics
-                    .events
-                    .with_label_values(&[provider, event_type, "retried"])
-                    .inc();
-                self.ack(session, &[delivery]).await;
+                self.retried(session, delivery, meta, event_type).await;
             }
             Ok(false) => {
                 let failed = Some((meta, event_type));

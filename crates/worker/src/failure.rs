@@ -123,13 +123,7 @@ impl Consumer {
                 tracing::warn!(
                     "Holding the event in the last delay queue until the database is back."
                 );
-                let provider = meta.provider.as_str();
-                self.metrics.retries.with_label_values(&[provider]).inc();
-                self.metrics
-                    .events
-                    .with_label_values(&[provider, event_type, "retried"])
-                    .inc();
-                self.ack(session, &[delivery]).await;
+                self.retried(session, delivery, meta, event_type).await;
                 true
             }
             Ok(false) => false,
@@ -138,6 +132,23 @@ impl Consumer {
                 false
             }
         }
+    }
+
+    /// Counts an event whose retry the broker has taken, and acks it.
+    pub(crate) async fn retried(
+        &self,
+        session: &Session,
+        delivery: &Received,
+        meta: &EventMeta,
+        event_type: &'static str,
+    ) {
+        let provider = meta.provider.as_str();
+        self.metrics.retries.with_label_values(&[provider]).inc();
+        self.metrics
+            .events
+            .with_label_values(&[provider, event_type, "retried"])
+            .inc();
+        self.ack(session, &[delivery]).await;
     }
 
     /// Runs `publish` until the broker confirms it, waiting with backoff

@@ -6,7 +6,7 @@
 //! 55P03 (lock not available), which the repository classifies as transient.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{retried_events, spawn_on, spawn_with_messages_locked, TestWorker};
+use crate::helpers::{retried_events, set_read_only, spawn_on, spawn_with_messages_locked};
 use inlet_domain::broker::{connect, EVENT_ROUTING_KEY};
 use inlet_testkit::{amqp_url, eventually, TestBroker};
 use lapin::options::QueueBindOptions;
@@ -64,7 +64,7 @@ async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_th
         .await
         .expect("broker");
     let worker = spawn_on(broker, |_| {}).await;
-    set_read_only(&worker, true).await;
+    set_read_only(&worker.db, true).await;
 
     worker
         .publish_meta(&meta_text(
@@ -83,7 +83,7 @@ async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_th
     assert!(retried.is_some(), "the read-only refusals were not retried");
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 0);
 
-    set_read_only(&worker, false).await;
+    set_read_only(&worker.db, false).await;
     worker
         .wait_for_count("SELECT count(*) FROM messages", 1)
         .await;
@@ -91,30 +91,6 @@ async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_th
     let dead = worker.broker.topology().dead_queue();
     assert_eq!(worker.ready(&dead).await, 0);
     worker.finish().await;
-}
-
-/// Makes the test database read-only (or writable again) for new sessions,
-/// and ends the worker's current ones so that it reconnects under the change,
-/// as its sessions do when a failover moves the primary.
-async fn set_read_only(worker: &TestWorker, on: bool) {
-    let client = worker.db.client().await.expect("client");
-    let name = worker.db.name();
-    let change = if on {
-        format!(r#"ALTER DATABASE "{name}" SET default_transaction_read_only = on"#)
-    } else {
-        format!(r#"ALTER DATABASE "{name}" RESET default_transaction_read_only"#)
-    };
-    client.batch_execute(&change).await.expect("alter database");
-    client
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("end the worker's sessions");
-    // Let the pool see its connections closed before the next checkout.
-    tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
 /// A retry's move back from its delay queue is the only copy of an event
@@ -194,7 +170,7 @@ async fn an_event_out_of_retries_while_the_database_refuses_its_dead_letter_is_h
         .await
         .expect("broker");
     let worker = spawn_on(broker, |_| {}).await;
-    set_read_only(&worker, true).await;
+    set_read_only(&worker.db, true).await;
     worker
         .publish_meta(&meta_text(
             "wamid.held",
@@ -212,7 +188,7 @@ async fn an_event_out_of_retries_while_the_database_refuses_its_dead_letter_is_h
     let dead = worker.broker.topology().dead_queue();
     assert_eq!(worker.ready(&dead).await, 0, "nothing in the dead queue");
 
-    set_read_only(&worker, false).await;
+    set_read_only(&worker.db, false).await;
     worker
         .wait_for_count("SELECT count(*) FROM messages", 1)
         .await;

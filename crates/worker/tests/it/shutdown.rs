@@ -1,22 +1,13 @@
 //! A worker stopped with deliveries in flight loses nothing and doubles nothing.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{spawn_worker, TableLock, WAIT};
+use crate::helpers::{spawn_worker, TableLock, TestWorker, WAIT};
 
-#[tokio::test]
-async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
-    let mut worker = spawn_worker().await;
-    worker.stop().await;
-    // No in-flight time at shutdown: whatever is unacked is abandoned.
-    worker.settings.shutdown_timeout_secs = 0;
-    // Hold storage up so that the worker's deliveries are all in flight.
-    let lock = TableLock::messages(&worker.db).await;
-    worker.start().await;
-
-    let total: u32 = 60;
+/// Publishes `total` messages and waits until the worker has taken some.
+async fn publish_until_taken(worker: &TestWorker, name: &str, total: u32) {
     for i in 0..total {
         let body = meta_text(
-            &format!("wamid.stop.{i}"),
+            &format!("wamid.{name}.{i}"),
             "16505551234",
             "hi",
             1_749_416_383,
@@ -29,6 +20,20 @@ async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
     })
     .await;
     assert!(taken.is_some(), "the worker never took deliveries");
+}
+
+#[tokio::test]
+async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
+    let mut worker = spawn_worker().await;
+    worker.stop().await;
+    // No in-flight time at shutdown: whatever is unacked is abandoned.
+    worker.settings.shutdown_timeout_secs = 0;
+    // Hold storage up so that the worker's deliveries are all in flight.
+    let lock = TableLock::messages(&worker.db).await;
+    worker.start().await;
+
+    let total: u32 = 60;
+    publish_until_taken(&worker, "stop", total).await;
     worker.stop().await;
     lock.release().await;
 
@@ -55,7 +60,7 @@ async fn a_worker_stopped_mid_batch_loses_nothing_and_doubles_nothing() {
 }
 
 /// Consumers of `queue` the broker knows (a passive declare).
-async fn consumers(worker: &crate::helpers::TestWorker, queue: &str) -> u32 {
+async fn consumers(worker: &TestWorker, queue: &str) -> u32 {
     let passive = lapin::options::QueueDeclareOptions {
         passive: true,
         ..Default::default()
@@ -83,21 +88,8 @@ async fn a_stopping_worker_takes_no_new_events_while_it_drains() {
     let lock = TableLock::messages(&worker.db).await;
     worker.start().await;
     let total: u32 = 60;
-    for i in 0..total {
-        let body = meta_text(
-            &format!("wamid.draining.{i}"),
-            "16505551234",
-            "hi",
-            1_749_416_383,
-        );
-        worker.publish_meta(&body).await;
-    }
+    publish_until_taken(&worker, "draining", total).await;
     let queue = worker.broker.topology().work_queue();
-    let taken = inlet_testkit::eventually(WAIT, || async {
-        (worker.ready(&queue).await < total).then_some(())
-    })
-    .await;
-    assert!(taken.is_some(), "the worker never took deliveries");
 
     assert_eq!(consumers(&worker, &queue).await, 1);
     worker.begin_stop();

@@ -5,8 +5,8 @@
 use super::events::message_received;
 use super::receiver::Receiver;
 use super::support::Forwarding;
+use crate::helpers::set_read_only;
 use inlet_domain::forward::queue::deliveries_queue;
-use inlet_testkit::TestDb;
 use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
@@ -41,33 +41,6 @@ fn regex_escape(name: &str) -> String {
             c => vec![c],
         })
         .collect()
-}
-
-/// Makes the database refuse writes (or take them again) and ends every
-/// session on it, so the pools reconnect under the change, as in a failover.
-/// From a connection of its own to another database: a session of the test
-/// database's pool would survive and go back to the pool writable.
-async fn set_read_only(db: &TestDb, on: bool) {
-    let (admin, connection) =
-        tokio_postgres::connect(&inlet_testkit::admin_database_url(), tokio_postgres::NoTls)
-            .await
-            .expect("admin connection");
-    tokio::spawn(connection);
-    let name = db.name();
-    let change = if on {
-        format!(r#"ALTER DATABASE "{name}" SET default_transaction_read_only = on"#)
-    } else {
-        format!(r#"ALTER DATABASE "{name}" RESET default_transaction_read_only"#)
-    };
-    admin.batch_execute(&change).await.expect("alter database");
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[&name],
-        )
-        .await
-        .expect("end the database's sessions");
-    tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
 #[tokio::test]

@@ -28,11 +28,7 @@ async fn after_revoking_a_client_nothing_more_is_delivered_to_its_endpoints() {
     assert_eq!(status, 202, "{waiting}");
 
     let db = f.db.client().await.expect("db");
-    let client_id: Uuid = db
-        .query_one("SELECT id FROM forward_clients WHERE name = 'acme'", &[])
-        .await
-        .expect("the test's client")
-        .get(0);
+    let client_id = acme(&db).await;
     let disabled = revoke_client(&f.db.repo, client_id).await.expect("revoked");
     assert_eq!(disabled, 1);
 
@@ -69,6 +65,14 @@ async fn after_revoking_a_client_nothing_more_is_delivered_to_its_endpoints() {
     f.stop().await;
 }
 
+/// The id of the client every `Forwarding` test starts with.
+async fn acme(db: &inlet_testkit::deadpool_client::Client) -> Uuid {
+    db.query_one("SELECT id FROM forward_clients WHERE name = 'acme'", &[])
+        .await
+        .expect("the test's client")
+        .get(0)
+}
+
 /// A new enabled endpoint, as the management API would store it.
 fn enabled_endpoint() -> inlet_domain::repository::forwarding::NewEndpoint {
     inlet_domain::repository::forwarding::NewEndpoint {
@@ -92,11 +96,7 @@ async fn an_endpoint_created_or_enabled_around_a_revocation_is_never_left_enable
 
     let f = Forwarding::start().await;
     let db = f.db.client().await.expect("db");
-    let client_id: Uuid = db
-        .query_one("SELECT id FROM forward_clients WHERE name = 'acme'", &[])
-        .await
-        .expect("the test's client")
-        .get(0);
+    let client_id = acme(&db).await;
     let new = enabled_endpoint();
     let enabled = |id: Uuid| {
         let db = &db;
@@ -156,11 +156,7 @@ async fn an_endpoint_insert_waiting_on_a_revocation_finds_the_client_revoked() {
 
     let f = Forwarding::start().await;
     let db = f.db.client().await.expect("db");
-    let client_id: Uuid = db
-        .query_one("SELECT id FROM forward_clients WHERE name = 'acme'", &[])
-        .await
-        .expect("the test's client")
-        .get(0);
+    let client_id = acme(&db).await;
     let mut revoker = f.db.repo.client().await.expect("client");
     let tx = revoker.transaction().await.expect("transaction");
     tx.execute(
