@@ -18,6 +18,7 @@
 //! - [`metrics`]: every metric the gateway exports.
 
 pub mod admin;
+pub mod body_budget;
 pub mod config;
 pub mod dedup;
 pub mod error;

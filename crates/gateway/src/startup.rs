@@ -1,5 +1,6 @@
 //! Builds the gateway: shared state, routes, the listener.
 
+use crate::body_budget::BodyBudget;
 use crate::config::Settings;
 use crate::dedup::Dedup;
 use crate::error::ApiError;
@@ -16,7 +17,6 @@ use serde_json::json;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// State every handler shares: settings, the publisher, metrics, keys.
@@ -35,8 +35,8 @@ pub struct AppState {
     pub intake: Intake,
     /// Signature-failure counts per client address.
     pub throttle: Throttle,
-    /// One permit per byte of request body held (`INLET_BODY_BUDGET_BYTES`).
-    pub bodies: Arc<Semaphore>,
+    /// The memory request bodies may hold (`INLET_BODY_BUDGET_BYTES`).
+    pub bodies: Arc<BodyBudget>,
 }
 
 /// How often the dedup store is pinged, so its gauge is right without traffic.
@@ -97,7 +97,7 @@ impl Application {
             .with_context(|| format!("binding INLET_GATEWAY_ADDR {}", settings.gateway_addr))?;
         let port = listener.local_addr()?.port();
         let metrics_on_ingest = settings.metrics_on_ingest;
-        let bodies = Arc::new(Semaphore::new(settings.body_budget_bytes));
+        let bodies = BodyBudget::new(settings.body_budget_bytes, settings.body_limit_bytes);
         let state = web::Data::new(AppState {
             bodies,
             settings: Arc::new(settings),

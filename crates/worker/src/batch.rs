@@ -9,7 +9,9 @@
 //! one poison event cannot take its neighbours down.
 
 use crate::consumer::{Audit, Consumer, Session, Stored};
+use crate::failure::Held;
 use crate::received::Received;
+use crate::retry;
 use crate::router::{Decoded, Processed};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use inlet_domain::envelope::EventMeta;
@@ -102,15 +104,22 @@ impl Consumer {
                     "Database unavailable; the batch's events are retried later."
                 );
                 for (delivery, meta, decoded) in &batch {
-                    self.retry_later(
-                        session,
-                        delivery,
-                        meta,
-                        decoded.event_type,
-                        &chain,
-                        Audit::Skip,
-                    )
-                    .await;
+                    let event_type = decoded.event_type;
+                    if !retry::exhausted(&self.topology, meta) {
+                        self.retry_later(session, delivery, meta, event_type, &chain, Audit::Skip)
+                            .await;
+                        continue;
+                    }
+                    // Out of retries: its dead letter could not be recorded
+                    // now either, so it is held for when the database is back.
+                    match self.hold(session, delivery, meta, event_type).await {
+                        Held::Yes => {}
+                        Held::Refused => self.requeue(session, delivery).await,
+                        Held::NoDelayQueues => {
+                            let failed = Some((meta, event_type));
+                            self.dead_letter(session, delivery, failed, &chain).await;
+                        }
+                    }
                 }
             }
             Err(error) => {

@@ -254,7 +254,14 @@ impl Consumer {
                 if error.is_transient() && !retry::exhausted(&self.topology, &meta) =>
             {
                 let chain = error.chain();
-                self.retry_later(session, &delivery, &meta, event_type, &chain, Audit::Write)
+                // Its audit row could not be written either, and trying would
+                // wait out the pool's timeout once more.
+                let audit = if error.is_database_unavailable() {
+                    Audit::Skip
+                } else {
+                    Audit::Write
+                };
+                self.retry_later(session, &delivery, &meta, event_type, &chain, audit)
                     .await;
             }
             Err(Failed { event_type, error }) => {

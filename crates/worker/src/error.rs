@@ -23,13 +23,13 @@ impl HandleError {
     }
 
     /// Whether the database could not be had at all (down, unreachable,
-    /// refusing connections), rather than refusing this data or conflicting.
+    /// refusing connections), rather than refusing this data, timing out on
+    /// it or conflicting ([`RepoError::is_database_away`]).
     pub fn is_database_unavailable(&self) -> bool {
         match self {
-            HandleError::Transient(cause) => matches!(
-                cause.downcast_ref::<RepoError>(),
-                Some(RepoError::Unavailable(_))
-            ),
+            HandleError::Transient(cause) => cause
+                .downcast_ref::<RepoError>()
+                .is_some_and(RepoError::is_database_away),
             HandleError::Permanent(_) => false,
         }
     }

@@ -10,6 +10,22 @@ use inlet_domain::repository::audit::{record_event, Outcome};
 use inlet_domain::supervise::reconnect_delay;
 use std::future::Future;
 
+/// What became of an event to be held in the last delay queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// The broker has it there, and the delivery is acked.
+    Yes,
+    /// There are no delay queues to hold it in; the delivery is untouched.
+    NoDelayQueues,
+    /// The broker did not take it before the session ended; untouched.
+    Refused,
+}
+
+/// Consecutive unroutable publishes after which the broker session is renewed:
+/// an exchange, queue or binding of the topology is missing, and only a new
+/// session declares it again.
+const UNROUTABLE_BEFORE_RENEWING: u32 = 5;
+
 impl Consumer {
     /// Marks the audit row `retrying` with the attempt and the error, in a
     /// statement of its own. If the database itself is what failed this
@@ -59,8 +75,15 @@ impl Consumer {
                     "Cannot record the dead letter in the database."
                 );
                 if let (true, Some((meta, event_type))) = (passing, failed) {
-                    if self.hold(session, delivery, meta, event_type).await {
-                        return;
+                    match self.hold(session, delivery, meta, event_type).await {
+                        Held::Yes => return,
+                        // Not the dead queue without a row: back to the
+                        // work queue, to be tried again.
+                        Held::Refused => {
+                            self.requeue(session, delivery).await;
+                            return;
+                        }
+                        Held::NoDelayQueues => {}
                     }
                 }
             }
@@ -96,16 +119,16 @@ impl Consumer {
         }
     }
 
-    /// Puts an event whose dead letter the database could not take back in
-    /// the last delay queue and acks it; whether it did (false: no delay
-    /// queue, or the broker refused, and the dead queue is tried instead).
-    async fn hold(
+    /// Puts an event whose dead letter the database could not take (or that
+    /// is out of retries while the database cannot be had) back in the last
+    /// delay queue, and acks it.
+    pub(crate) async fn hold(
         &self,
         session: &Session,
         delivery: &Received,
         meta: &EventMeta,
         event_type: &'static str,
-    ) -> bool {
+    ) -> Held {
         let held = self
             .until_published(session, || {
                 retry::hold(
@@ -124,12 +147,12 @@ impl Consumer {
                     "Holding the event in the last delay queue until the database is back."
                 );
                 self.retried(session, delivery, meta, event_type).await;
-                true
+                Held::Yes
             }
-            Ok(false) => false,
+            Ok(false) => Held::NoDelayQueues,
             Err(error) => {
                 tracing::warn!(error = %error, "Cannot hold the event in a delay queue.");
-                false
+                Held::Refused
             }
         }
     }
@@ -156,7 +179,9 @@ impl Consumer {
     /// once looped as fast as the broker refused, and each loop counted
     /// towards the work queue's delivery limit, past which the broker moves
     /// the event to the dead queue with no row.) Gives up with the last error
-    /// once the session ends: shutdown, or its publisher channel closed.
+    /// once the session ends: shutdown, or its publisher channel closed; and
+    /// ends the session itself when publishes keep coming back unroutable
+    /// (part of the topology is gone, and a new session declares it again).
     pub(crate) async fn until_published<T, F, Fut>(
         &self,
         session: &Session,
@@ -176,6 +201,11 @@ impl Consumer {
                 return Err(error);
             }
             failures = failures.saturating_add(1);
+            if matches!(error, PublishError::Unroutable) && failures >= UNROUTABLE_BEFORE_RENEWING {
+                tracing::warn!(error = %error, "Publishes keep coming back unroutable; renewing the broker session to declare the topology again.");
+                session.ending.cancel();
+                return Err(error);
+            }
             let delay = reconnect_delay(failures);
             tracing::warn!(
                 error = %error,

@@ -23,6 +23,36 @@ impl RepoError {
     pub fn is_transient(&self) -> bool {
         matches!(self, RepoError::Unavailable(_) | RepoError::Conflict(_))
     }
+
+    /// Whether the database could not be had at all: no connection from the
+    /// pool, a connection that broke, or the server refusing work of any kind
+    /// (SQL state classes 08 and 53; 57P01–57P03: shut down or starting;
+    /// 25006: read-only, as in a failover). Unlike a statement cancelled by
+    /// `statement_timeout` (57014) or a conflict, which may be one statement's
+    /// own doing, nothing about the data is at fault.
+    pub fn is_database_away(&self) -> bool {
+        let RepoError::Unavailable(cause) = self else {
+            return false;
+        };
+        if cause.is::<PoolError>() {
+            return true;
+        }
+        let Some(e) = cause.downcast_ref::<tokio_postgres::Error>() else {
+            return false;
+        };
+        match e.code() {
+            Some(code) => {
+                let code = code.code();
+                matches!(&code[..2], "08" | "53")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "25006")
+            }
+            // No SQL state: the connection closed, or its I/O failed.
+            None => {
+                e.is_closed()
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            }
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for RepoError {

@@ -4,6 +4,7 @@
 //! the answer.
 //! Provider modules give the signature check and what the body tells.
 
+use crate::body_budget::BodyHold;
 use crate::error::ApiError;
 use crate::intake::Verdict;
 use crate::peek::NotJson;
@@ -17,9 +18,7 @@ use inlet_domain::signature::{standard, VerifyError};
 use inlet_domain::Provider;
 use serde_json::json;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Rejects a request whose content type is not JSON (`application/json` or `+json`).
 pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
@@ -40,15 +39,15 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// How a body is read: its size limit, its deadline, and the budget shared
-/// by every body being held.
-pub struct BodyLimits<'a> {
+/// How a body is read: its size limit, its deadline, and its hold on the
+/// memory set aside for bodies.
+pub struct BodyLimits {
     /// Largest body accepted.
     pub limit: usize,
     /// How long the body may take to arrive.
     pub deadline: Duration,
-    /// One permit per byte held by all requests together.
-    pub budget: &'a Arc<Semaphore>,
+    /// What the body holds of the budget ([`crate::body_budget`]).
+    pub hold: BodyHold,
     /// `Retry-After` when the budget is spent.
     pub retry_after: u64,
 }
@@ -57,17 +56,16 @@ pub struct BodyLimits<'a> {
 /// `deadline`: a declared length over the limit is refused before reading, a
 /// stream that grows past it is cut off, and one that stalls is answered 408
 /// (a sender trickling bytes would otherwise hold its connection forever).
-/// Every byte read takes a permit of the shared budget, held until the
-/// returned permit is dropped (when the request is answered); a body that
-/// would pass the budget is answered 503 `busy`. Bodies are read before their
-/// signatures can be checked, so without the budget anyone could hold many
-/// large ones at once and exhaust the gateway's memory.
+/// Every byte read is taken from the body budget, held until the returned
+/// hold is dropped (when the request is answered); a body that would pass it
+/// is answered 503 `busy`.
 pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
-    limits: BodyLimits<'_>,
-) -> Result<(web::Bytes, Option<OwnedSemaphorePermit>), ApiError> {
+    limits: BodyLimits,
+) -> Result<(web::Bytes, BodyHold), ApiError> {
     let limit = limits.limit;
+    let mut hold = limits.hold;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -80,25 +78,15 @@ pub async fn read_body(
     // typical webhook up front, so an idle sender's claim costs little.
     let reserve = declared.unwrap_or(8 * 1024).min(limit).min(INITIAL_RESERVE);
     let mut body = web::BytesMut::with_capacity(reserve);
-    let mut held: Option<OwnedSemaphorePermit> = None;
     let read = async {
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| ApiError::Malformed)?;
             if body.len() + chunk.len() > limit {
                 return Err(ApiError::TooLarge);
             }
-            let bytes = u32::try_from(chunk.len()).map_err(|_| ApiError::TooLarge)?;
-            let permit = limits
-                .budget
-                .clone()
-                .try_acquire_many_owned(bytes)
-                .map_err(|_| ApiError::Busy {
-                    retry_after: limits.retry_after,
-                })?;
-            match held.as_mut() {
-                Some(held) => held.merge(permit),
-                None => held = Some(permit),
-            }
+            hold.take(chunk.len()).map_err(|_| ApiError::Busy {
+                retry_after: limits.retry_after,
+            })?;
             body.extend_from_slice(&chunk);
         }
         Ok(())
@@ -106,7 +94,7 @@ pub async fn read_body(
     tokio::time::timeout(limits.deadline, read)
         .await
         .map_err(|_| ApiError::BodyTimeout)??;
-    Ok((body.freeze(), held))
+    Ok((body.freeze(), hold))
 }
 
 /// The most body buffer reserved before any of the body has arrived.
@@ -160,10 +148,10 @@ pub async fn ingest(
     let limits = BodyLimits {
         limit: state.settings.body_limit_bytes,
         deadline: Duration::from_millis(state.settings.body_timeout_ms),
-        budget: &state.bodies,
+        hold: state.bodies.hold(client),
         retry_after: state.settings.retry_after_secs,
     };
-    // The permit is dropped with this function's answer.
+    // The hold is given back with this function's answer.
     let (body, _held) = read_body(req, payload, limits).await?;
     let now = Utc::now();
     let verified = verify(&body, now).map(|format| {

@@ -372,9 +372,10 @@ async fn a_body_that_stops_arriving_is_answered_408_and_its_connection_closed() 
 }
 
 /// Bodies are held before their signatures can be checked: past the budget
-/// for all of them together, a request is answered 503 `busy` (with
-/// `Retry-After`) instead of the gateway holding more, and once the held
-/// bodies go, requests are read again.
+/// for all of them together, or a client address's share of it (here both
+/// senders are on 127.0.0.1, and the share is one body of the largest size),
+/// a request is answered 503 `busy` (with `Retry-After`) instead of the
+/// gateway holding more, and once the held bodies go, requests are read again.
 #[tokio::test]
 async fn bodies_past_the_shared_budget_are_answered_busy_until_memory_frees() {
     let broker = TestBroker::new().await.expect("broker");

@@ -25,6 +25,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Tries of a fan-out that fails for a passing reason other than the
+/// database being unreachable, before its messages are split or requeued.
+const OTHER_PASSING_TRIES: u32 = 3;
+
 /// What the fan-out consumer needs.
 pub struct FanOut {
     /// Broker URL.
@@ -141,7 +145,9 @@ impl FanOut {
         let events: Vec<&Routed> = parsed.iter().flat_map(|(_, r)| r).collect();
         let result = self.store_patiently(&events, shutdown).await;
         match result {
-            Err(error) if !error.is_transient() && parsed.len() > 1 => {
+            // A failure that is not the database being away may be one
+            // message's own doing (a statement timeout on a huge one, say).
+            Err(error) if !error.is_database_away() && parsed.len() > 1 => {
                 // Find the message at fault: each alone, so the others still go out.
                 tracing::warn!(error = %error, messages = parsed.len(), "Cannot fan out the batch; one message at a time.");
                 for item in &parsed {
@@ -155,8 +161,9 @@ impl FanOut {
     }
 
     /// Acks the messages once their deliveries are committed; requeues them
-    /// on a passing failure (only left when the consumer stops); drops them
-    /// on any other.
+    /// on a passing failure (left by [`FanOut::store_patiently`] only when the
+    /// consumer stops, or after a few tries of one that is not the database
+    /// being away); drops them on any other.
     async fn settle(&self, items: &[(Delivery, Vec<Routed>)], result: Result<usize, RepoError>) {
         let events: usize = items.iter().map(|(_, r)| r.len()).sum();
         match result {
@@ -196,10 +203,12 @@ impl FanOut {
     }
 
     /// Stores the deliveries of `events`, trying again with backoff while the
-    /// database fails for a passing reason, until it succeeds or the consumer
-    /// stops. Requeueing the messages instead counted each pass towards the
-    /// queue's delivery limit (a default of 20 on quorum queues from RabbitMQ
-    /// 4.0), past which the broker drops them: events stored, never forwarded.
+    /// database cannot be had, until it succeeds or the consumer stops.
+    /// Requeueing the messages instead counted each pass towards the queue's
+    /// delivery limit (a default of 20 on quorum queues from RabbitMQ 4.0),
+    /// past which the broker drops them: events stored, never forwarded.
+    /// Another passing failure (a conflict, a statement timeout, which may be
+    /// these events' own doing) is tried a few times, then returned.
     async fn store_patiently(
         &self,
         events: &[&Routed],
@@ -211,10 +220,12 @@ impl FanOut {
                 Err(error) if error.is_transient() => error,
                 result => return result,
             };
-            if shutdown.is_cancelled() {
+            failures = failures.saturating_add(1);
+            if shutdown.is_cancelled()
+                || (!error.is_database_away() && failures >= OTHER_PASSING_TRIES)
+            {
                 return Err(error);
             }
-            failures = failures.saturating_add(1);
             let delay = reconnect_delay(failures);
             tracing::warn!(
                 error = %error,

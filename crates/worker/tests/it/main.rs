@@ -1,6 +1,7 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
 mod batching;
+mod classification;
 mod consent;
 mod dead_letters;
 mod domain_events;

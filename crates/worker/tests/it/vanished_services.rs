@@ -129,6 +129,8 @@ async fn a_batch_whose_database_cannot_be_had_is_retried_at_once_not_event_by_ev
             .replace("127.0.0.1:5432", &proxy.addr().to_string());
         s.database.database_tcp_timeout_ms = 1_000;
         s.database.database_timeout_ms = 2_000;
+        // The events published together make one batch, not several.
+        s.batch_linger_ms = 500;
     })
     .await;
     publish(&worker, 0..1).await;
