@@ -6,7 +6,9 @@
 //! 55P03 (lock not available), which the repository classifies as transient.
 
 use crate::fixtures::meta_text;
-use crate::helpers::{retried_events, set_read_only, spawn_on, spawn_with_messages_locked};
+use crate::helpers::{
+    retried_events, set_read_only, spawn_on, spawn_with_messages_locked, TestWorker,
+};
 use inlet_domain::broker::{connect, EVENT_ROUTING_KEY};
 use inlet_testkit::{amqp_url, eventually, TestBroker};
 use lapin::options::QueueBindOptions;
@@ -55,32 +57,35 @@ async fn an_event_that_fails_transiently_twice_is_processed_on_the_third_attempt
     worker.finish().await;
 }
 
+/// A worker with `delays` whose database refuses writes, given one message
+/// `id`; whether it then counted at least `retries` retries within 30 s.
+async fn refused_by_a_read_only_database(
+    delays: Vec<u64>,
+    id: &str,
+    retries: u32,
+) -> (TestWorker, bool) {
+    let broker = TestBroker::with_retry_delays(delays).await.expect("broker");
+    let worker = spawn_on(broker, |_| {}).await;
+    set_read_only(&worker.db, true).await;
+    worker
+        .publish_meta(&meta_text(id, "16505551234", "hello", 1_749_416_383))
+        .await;
+    let retried = eventually(Duration::from_secs(30), || async {
+        (retried_events(&worker.metrics().await) >= f64::from(retries)).then_some(())
+    })
+    .await;
+    (worker, retried.is_some())
+}
+
 /// A database that answers but refuses writes (a standby, or a primary being
 /// demoted in a failover: SQLSTATE 25006) is a passing failure: the event is
 /// retried, not dead-lettered, and stored once writes work again.
 #[tokio::test]
 async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_the_failover() {
-    let broker = TestBroker::with_retry_delays(vec![1; 8])
-        .await
-        .expect("broker");
-    let worker = spawn_on(broker, |_| {}).await;
-    set_read_only(&worker.db, true).await;
-
-    worker
-        .publish_meta(&meta_text(
-            "wamid.readonly",
-            "16505551234",
-            "hello",
-            1_749_416_383,
-        ))
-        .await;
     // Two refused attempts: the second certainly on a session that saw the
     // database read-only, not on one the test cut.
-    let retried = eventually(Duration::from_secs(30), || async {
-        (retried_events(&worker.metrics().await) >= 2.0).then_some(())
-    })
-    .await;
-    assert!(retried.is_some(), "the read-only refusals were not retried");
+    let (worker, retried) = refused_by_a_read_only_database(vec![1; 8], "wamid.readonly", 2).await;
+    assert!(retried, "the read-only refusals were not retried");
     assert_eq!(worker.count("SELECT count(*) FROM messages").await, 0);
 
     set_read_only(&worker.db, false).await;
@@ -166,25 +171,9 @@ async fn a_retry_that_expires_while_the_work_queue_cannot_take_it_is_kept_and_st
 #[tokio::test]
 async fn an_event_out_of_retries_while_the_database_refuses_its_dead_letter_is_held_and_stored_after(
 ) {
-    let broker = TestBroker::with_retry_delays(vec![1])
-        .await
-        .expect("broker");
-    let worker = spawn_on(broker, |_| {}).await;
-    set_read_only(&worker.db, true).await;
-    worker
-        .publish_meta(&meta_text(
-            "wamid.held",
-            "16505551234",
-            "hello",
-            1_749_416_383,
-        ))
-        .await;
     // Its one retry, then at least two holds: each a pass at the database.
-    let retried = eventually(Duration::from_secs(30), || async {
-        (retried_events(&worker.metrics().await) >= 3.0).then_some(())
-    })
-    .await;
-    assert!(retried.is_some(), "the event was not held for another try");
+    let (worker, retried) = refused_by_a_read_only_database(vec![1], "wamid.held", 3).await;
+    assert!(retried, "the event was not held for another try");
     let dead = worker.broker.topology().dead_queue();
     assert_eq!(worker.ready(&dead).await, 0, "nothing in the dead queue");
 
