@@ -195,7 +195,11 @@ async fn an_event_out_of_retries_while_the_database_refuses_its_dead_letter_is_h
 /// binding too) again: the retry then goes through without anyone's help.
 #[tokio::test]
 async fn a_retry_the_broker_refuses_is_tried_again_in_place_and_the_topology_declared_again() {
-    let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
+    // Eight one-second tiers: once the binding is back, the event still
+    // fails on the locked table, and with only three it could run out of
+    // retries (and be dead-lettered, rightly, with its row) inside the
+    // six seconds below.
+    let broker = TestBroker::with_retry_delays(vec![1; 8])
         .await
         .expect("broker");
     let topology = broker.topology();
