@@ -5,6 +5,7 @@
 //!   correction, or flat out) and its report (HDR histogram).
 //! - [`client`]: the load generator's connections, one per lane.
 //! - [`floor`]: the HTTP floor, an actix-web handler that only reads the body.
+//! - [`claim`]: the forwarding sender's claim behind a backlog of due deliveries.
 //! - [`ceiling`]: the broker ceiling, confirmed persistent publishes straight to RabbitMQ.
 //! - [`cpu`]: the machine's CPU time per phase and per process, from `/proc`.
 //! - [`serve`]: gateway or worker in a process of their own (`inlet-bench serve …`).
@@ -16,6 +17,7 @@
 pub mod bodies;
 pub mod ceiling;
 pub mod chaos;
+pub mod claim;
 pub mod client;
 pub mod cpu;
 pub mod floor;

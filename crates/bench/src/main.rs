@@ -4,10 +4,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use inlet_bench::bodies::{Sender, Signer};
 use inlet_bench::chaos::{self, ChaosOptions, Scenario};
+use inlet_bench::claim::{self, ClaimPlan};
 use inlet_bench::load::{run, LoadPlan, Pace};
 use inlet_bench::serve::{serve, Service};
 use inlet_bench::stack::{self, Launch};
 use inlet_bench::suite::{run_ceiling, run_suite, SuiteOptions};
+use inlet_domain::repository::forwarding::ClaimLimits;
+use inlet_worker::delivery::settings::DeliverySettings;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +104,18 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         outage: u64,
     },
+    /// The forwarding sender's claim: its time behind backlogs of due deliveries.
+    Claim {
+        /// Due deliveries waiting (half of them a disabled endpoint's), one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "0,10000,100000,300000")]
+        backlogs: Vec<u64>,
+        /// Enabled endpoints.
+        #[arg(long, default_value_t = 100)]
+        endpoints: u32,
+        /// Claims timed per backlog.
+        #[arg(long, default_value_t = 50)]
+        claims: u32,
+    },
     /// Serve the gateway or the worker (settings from `INLET_*`, as their own binaries do).
     Serve {
         /// Which.
@@ -185,6 +200,29 @@ async fn main() -> anyhow::Result<()> {
                 events_per_message,
             ))
             .await
+        }
+        Command::Claim {
+            backlogs,
+            endpoints,
+            claims,
+        } => {
+            let defaults = DeliverySettings::default();
+            let plan = ClaimPlan {
+                backlogs,
+                endpoints,
+                claims,
+                limits: ClaimLimits {
+                    batch: i64::try_from(defaults.delivery_concurrency)?,
+                    per_endpoint: i64::from(defaults.delivery_endpoint_concurrency),
+                    lease: defaults.lease(),
+                },
+            };
+            let reports = claim::run(&plan).await?;
+            println!("{}", claim::TABLE_HEADER);
+            for r in &reports {
+                println!("{r}");
+            }
+            Ok(())
         }
         Command::Chaos {
             scenarios,

@@ -3,8 +3,9 @@
 //! ```text
 //! worker batch ──(default exchange)──► {p}inlet.deliveries ──► fanout: one row per (event, endpoint)
 //!                                                            │ wakes
-//!              forward_deliveries (next_attempt_at) ◄── scheduler: claim due rows (SKIP LOCKED),
-//!                                                       sign, POST, log the attempt, back off
+//!   forward_deliveries (endpoint_id, next_attempt_at) ◄── scheduler: claim due rows (SKIP LOCKED),
+//!                                                        per enabled endpoint; sign, POST,
+//!                                                        log the attempt, back off
 //! ```
 //!
 //! - [`fanout`]: consumes domain events and records deliveries, idempotently.

@@ -114,9 +114,9 @@ impl Scheduler {
     }
 
     async fn claim(&self, free: usize) -> Result<Vec<Claimed>, RepoError> {
-        let client = self.repo.client().await?;
+        let mut client = self.repo.client().await?;
         claim_due(
-            &client,
+            &mut client,
             ClaimLimits {
                 batch: i64::try_from(free).unwrap_or(i64::MAX),
                 per_endpoint: i64::from(self.per_endpoint.max(1)),

@@ -105,8 +105,13 @@ async fn a_late_attempt_from_a_lapsed_claim_leaves_the_new_claim_alone() {
         lease: Duration::from_secs(60),
     };
     let client = f.db.repo.client().await.expect("client");
+    // Each claim on a pooled connection of its own, as a worker's would be.
+    let claim_all = || async {
+        let mut client = f.db.repo.client().await.expect("client");
+        claim_due(&mut client, limits).await.expect("claim")
+    };
     let claim = || async {
-        let claimed: Vec<Claimed> = claim_due(&client, limits).await.expect("claim");
+        let claimed: Vec<Claimed> = claim_all().await;
         assert_eq!(claimed.len(), 1, "one delivery claimed");
         claimed.into_iter().next().expect("claimed")
     };
@@ -159,7 +164,7 @@ async fn a_late_attempt_from_a_lapsed_claim_leaves_the_new_claim_alone() {
         row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(1),
         Some(second.lease_until)
     );
-    let again = claim_due(&client, limits).await.expect("claim");
+    let again = claim_all().await;
     assert!(again.is_empty(), "no third worker may claim it meanwhile");
 
     // The live claim's own outcome moves it on.
