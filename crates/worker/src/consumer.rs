@@ -15,7 +15,9 @@ use inlet_domain::broker::{connect, Topology};
 use inlet_domain::envelope::EventMeta;
 use inlet_domain::forward::queue::{declare_deliveries, deliveries_queue};
 use inlet_domain::repository::Repository;
-use lapin::options::{BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+};
 use lapin::types::FieldTable;
 use lapin::Channel;
 use std::sync::Arc;
@@ -192,8 +194,24 @@ impl Consumer {
                 }
             });
         tokio::pin!(drain);
+        // `for_each_concurrent` polls the consumer (and so `take_until`) only
+        // while a batch slot is free: with every slot busy draining, the stop
+        // would go unnoticed and the broker would go on handing this worker
+        // events it cannot start. Cancelling here, at once, leaves them with
+        // the broker for other workers; the consumer stream then ends.
+        let cancel_at_stop = async {
+            broken.cancelled().await;
+            if let Err(error) = channel
+                .basic_cancel(&tag, BasicCancelOptions::default())
+                .await
+            {
+                tracing::debug!(error = %error, "Cancelling the consumer failed.");
+            }
+            std::future::pending::<()>().await
+        };
         tokio::select! {
             _ = &mut drain => {}
+            _ = cancel_at_stop => {}
             _ = async {
                 shutdown.cancelled().await;
                 tokio::time::sleep(self.shutdown_timeout).await;

@@ -56,6 +56,10 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
         openphone_webhook_secret: Secret::new(QUO_SECRET),
         bridge_secret: Secret::new(BRIDGE_SECRET),
         standard_sources: Secret::new(format!("billing={STANDARD_SECRET}")),
+        // A loaded test machine can keep Redis from answering within the
+        // production 250 ms; the gateway would then rightly fail open, and a
+        // copy a test expects to be a duplicate would be accepted.
+        redis_timeout_ms: 2_000,
         ..Settings::default()
     }
 }

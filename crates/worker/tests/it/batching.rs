@@ -116,9 +116,10 @@ async fn every_delivery_is_acked_once_settled_so_nothing_is_left_outstanding() {
 #[tokio::test]
 async fn events_arriving_one_by_one_within_the_linger_are_stored_in_one_transaction() {
     let broker = TestBroker::new().await.expect("broker namespace");
-    // A linger far longer than the ten publishes take, so that a slow
-    // machine cannot split them.
-    let worker = spawn_on(broker, |s| s.batch_linger_ms = 3_000).await;
+    // A linger far longer than the ten publishes take (each waits for its
+    // confirm, which a loaded disk can slow to a few hundred milliseconds),
+    // so that a slow machine cannot split them.
+    let worker = spawn_on(broker, |s| s.batch_linger_ms = 8_000).await;
     for i in 0..10 {
         let body = meta_text(
             &format!("wamid.linger{i}"),

@@ -79,7 +79,9 @@ async fn a_pack_delivered_twice_is_stored_once() {
 
 #[tokio::test]
 async fn events_of_a_pack_that_fail_for_a_moment_are_retried_alone_and_stored() {
-    let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
+    // Tiers to spare: the first event must not run out of retries while the
+    // last one is still on its way to its second attempt.
+    let broker = TestBroker::with_retry_delays(vec![1; 8])
         .await
         .expect("broker");
     let (worker, lock) = spawn_with_messages_locked(broker).await;

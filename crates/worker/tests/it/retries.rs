@@ -17,7 +17,9 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn an_event_that_fails_transiently_twice_is_processed_on_the_third_attempt() {
-    let broker = TestBroker::with_retry_delays(vec![1, 1, 1])
+    // The second retry waits 5 s: time to release the lock once the second
+    // attempt has failed, before a third can fail too.
+    let broker = TestBroker::with_retry_delays(vec![1, 5, 1])
         .await
         .expect("broker");
     let (worker, lock) = spawn_with_messages_locked(broker).await;
@@ -106,11 +108,17 @@ async fn an_event_refused_by_a_read_only_database_is_retried_and_stored_after_th
 /// default). With classic delay queues it was dropped.
 #[tokio::test]
 async fn a_retry_that_expires_while_the_work_queue_cannot_take_it_is_kept_and_stored_later() {
-    let broker = TestBroker::with_retry_delays(vec![1])
+    // Three seconds in the delay queue (±20 %): time to unbind the work
+    // queue once the event is seen there.
+    let broker = TestBroker::with_retry_delays(vec![3])
         .await
         .expect("broker");
     let topology = broker.topology();
     let (worker, lock) = spawn_with_messages_locked(broker).await;
+    let connection = connect(&amqp_url(), "inlet-test-binding")
+        .await
+        .expect("connection");
+    let channel = connection.create_channel().await.expect("channel");
     worker
         .publish_meta(&meta_text(
             "wamid.kept",
@@ -126,16 +134,12 @@ async fn a_retry_that_expires_while_the_work_queue_cannot_take_it_is_kept_and_st
     .await;
     assert!(waiting.is_some(), "the event never reached its delay queue");
 
-    let connection = connect(&amqp_url(), "inlet-test-binding")
-        .await
-        .expect("connection");
-    let channel = connection.create_channel().await.expect("channel");
     let (queue, exchange) = (topology.work_queue(), topology.ingest_exchange());
     channel
         .queue_unbind(&queue, &exchange, EVENT_ROUTING_KEY, FieldTable::default())
         .await
         .expect("unbind");
-    // The retry expires (1 s, ±20 %) and has nowhere to go.
+    // The retry expires and has nowhere to go.
     let expired = eventually(Duration::from_secs(15), || async {
         (worker.ready(&delay).await == 0).then_some(())
     })

@@ -76,20 +76,36 @@ async fn consumers(worker: &TestWorker, queue: &str) -> u32 {
 
 /// From SIGTERM on, the broker stops handing this worker new events: while it
 /// drains what it holds, the rest stays with the broker for other workers.
-/// (The consumer stream ends at shutdown and dropping it cancels the consumer.
-/// Checked on classic queues, whose consumer count drops at the cancel; a
-/// quorum queue counts a cancelled consumer until its unacked messages settle.)
+/// Here every batch slot is busy (one event a batch, as many slots as the
+/// prefetch, each waiting on the lock), the case where the consumer stream is
+/// not polled and so cannot notice the stop itself: the worker used to stay a
+/// consumer until its shutdown timeout. (Checked on classic queues, whose
+/// consumer count drops at the cancel; a quorum queue counts a cancelled
+/// consumer until its unacked messages settle.)
 #[tokio::test]
 async fn a_stopping_worker_takes_no_new_events_while_it_drains() {
     let broker = inlet_testkit::TestBroker::classic().await.expect("broker");
     let mut worker = crate::helpers::spawn_on(broker, |_| {}).await;
     worker.stop().await;
     worker.settings.shutdown_timeout_secs = 20;
+    let held: u32 = 8;
+    worker.settings.prefetch = u16::try_from(held).expect("small");
+    worker.settings.batch_size = 1;
+    // A connection for every slot: none may give up waiting for the pool.
+    worker.settings.database.database_pool_size = 32;
     let lock = TableLock::messages(&worker.db).await;
     worker.start().await;
     let total: u32 = 60;
     publish_until_taken(&worker, "draining", total).await;
     let queue = worker.broker.topology().work_queue();
+    let all_slots_busy = inlet_testkit::eventually(WAIT, || async {
+        (worker.ready(&queue).await == total - held).then_some(())
+    })
+    .await;
+    assert!(
+        all_slots_busy.is_some(),
+        "the worker never filled its prefetch"
+    );
 
     assert_eq!(consumers(&worker, &queue).await, 1);
     worker.begin_stop();

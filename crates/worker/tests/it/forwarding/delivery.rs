@@ -1,10 +1,11 @@
 use super::events::{message_received, message_status, LINE};
 use super::receiver::{Receiver, Reply};
-use super::support::{Forwarding, PATIENCE};
+use super::support::{fast_delivery, Forwarding, PATIENCE};
 use chrono::Utc;
 use inlet_domain::signature::standard::{verify, StandardHeaders, StandardSecret};
 use inlet_domain::signature::Tolerance;
 use inlet_testkit::eventually;
+use inlet_worker::delivery::settings::DeliverySettings;
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -139,9 +140,13 @@ async fn a_400_fails_the_delivery_at_once_and_a_manual_retry_sends_it_again() {
 
 #[tokio::test]
 async fn a_timed_out_attempt_is_retried() {
-    let f = Forwarding::start().await;
+    let f = Forwarding::start_with(DeliverySettings {
+        delivery_timeout_ms: 1_000,
+        ..fast_delivery()
+    })
+    .await;
     let receiver = Receiver::start();
-    // Longer than the 1 s timeout of the test settings.
+    // Longer than the 1 s timeout.
     receiver.script([Reply::slow(Duration::from_secs(3))]);
     let endpoint = f.endpoint(json!({"url": receiver.url})).await;
     f.publish(&message_received("evt-timeout")).await;

@@ -28,7 +28,13 @@ async fn an_endpoint_failing_for_too_long_is_disabled_with_a_reason_and_can_be_r
             .is_some_and(|r| r.contains("HTTP 500")),
         "{disabled}"
     );
-    assert_eq!(f.metrics.delivery.endpoints_disabled.get(), 1);
+    // Counted once the attempt's transaction has committed, a moment after
+    // the API can see it.
+    let counted = eventually(PATIENCE, || async {
+        (f.metrics.delivery.endpoints_disabled.get() == 1).then_some(())
+    })
+    .await;
+    assert!(counted.is_some(), "the disabling was not counted");
 
     // Events arriving while disabled are not fanned out to it; a witness
     // endpoint shows when the event has been fanned out.
@@ -66,6 +72,8 @@ async fn an_endpoint_failing_for_too_long_is_disabled_with_a_reason_and_can_be_r
 async fn a_failure_long_after_the_previous_one_starts_a_new_streak_and_does_not_disable() {
     let f = Forwarding::start_with(DeliverySettings {
         delivery_disable_after_secs: 2,
+        // The streak gap follows from it (timeout + backoff cap + poll).
+        delivery_timeout_ms: 1_000,
         ..fast_delivery()
     })
     .await;
@@ -122,6 +130,8 @@ async fn an_endpoint_failing_every_attempt_for_the_whole_window_is_disabled() {
     // the 2 s window: the streak is continuous.
     let f = Forwarding::start_with(DeliverySettings {
         delivery_disable_after_secs: 2,
+        // The streak gap follows from it (timeout + backoff cap + poll).
+        delivery_timeout_ms: 1_000,
         ..fast_delivery()
     })
     .await;

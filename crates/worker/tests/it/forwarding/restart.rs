@@ -6,10 +6,10 @@ use serde_json::json;
 
 #[tokio::test]
 async fn a_delivery_waiting_for_a_retry_is_sent_by_a_new_delivery_consumer() {
-    // A 2 s backoff leaves time to stop the first consumer while the retry waits.
+    // A 5 s backoff leaves time to stop the first consumer while the retry waits.
     let f = Forwarding::start_with(DeliverySettings {
-        delivery_backoff_base_ms: 2_000,
-        delivery_backoff_max_ms: 2_000,
+        delivery_backoff_base_ms: 5_000,
+        delivery_backoff_max_ms: 5_000,
         ..fast_delivery()
     })
     .await;

@@ -29,7 +29,10 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 /// Fast settings: short timeout and backoff, frequent polling.
 pub fn fast_delivery() -> DeliverySettings {
     DeliverySettings {
-        delivery_timeout_ms: 1_000,
+        // Long enough that a loaded machine's stall does not time out a
+        // request the receiver has already counted (and have it sent again);
+        // tests of timeouts and failure streaks set 1 s themselves.
+        delivery_timeout_ms: 5_000,
         delivery_backoff_base_ms: 200,
         delivery_backoff_max_ms: 1_000,
         delivery_poll_interval_ms: 100,
