@@ -14,7 +14,7 @@ pub struct Metrics {
     pub events: IntCounterVec,
     /// `inlet_worker_handler_duration_seconds{event_type}`.
     pub handler_duration: HistogramVec,
-    /// `inlet_worker_end_to_end_seconds`: gateway receipt to commit.
+    /// `inlet_worker_end_to_end_seconds`: gateway receipt until stored, announced and acked.
     pub end_to_end: Histogram,
     /// `inlet_worker_retries_total{provider}`.
     pub retries: IntCounterVec,
@@ -61,7 +61,7 @@ impl Metrics {
         let end_to_end = Histogram::with_opts(
             HistogramOpts::new(
                 "inlet_worker_end_to_end_seconds",
-                "Time from gateway receipt to database commit.",
+                "Time from gateway receipt until the event is stored and its domain events confirmed by the broker (when it is acked).",
             )
             .buckets(BUCKETS.to_vec()),
         )?;

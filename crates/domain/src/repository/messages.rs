@@ -117,7 +117,10 @@ RETURNING provider_message_id";
 // batch (a Meta webhook may carry a thousand statuses) takes its buckets
 // exclusively instead, at most `BUCKETS` locks, and waits for, or holds off,
 // every batch with an id in them. Buckets come first and in order, then ids
-// in order, so no two transactions can each wait for the other.
+// in order, so no two transactions can each wait for the other: which is
+// why a transaction takes all its message locks in one call, whatever
+// providers its batch mixes (one call per provider took the buckets in order
+// per provider, not overall, and deadlocked against a large batch).
 
 /// The first key of the bucket locks (the two-key form never meets the
 /// one-key form of the per-id locks).
@@ -127,8 +130,8 @@ const BUCKETS: i64 = 256;
 /// Most distinct ids locked one by one.
 const FINE_LIMIT: usize = 256;
 
-/// Takes, with the advisory-lock function named, each bucket of the ids in
-/// order: `$1` provider, `$2` ids, `$3` [`BUCKET_CLASS`], `$4` the bucket mask.
+/// Takes, with the advisory-lock function named, each bucket of the keys
+/// (`provider:id`) in order: `$1` keys, `$2` [`BUCKET_CLASS`], `$3` the bucket mask.
 /// One text for both modes, so shared and exclusive locks always fall on the
 /// same buckets.
 macro_rules! lock_buckets {
@@ -136,9 +139,9 @@ macro_rules! lock_buckets {
         concat!(
             "SELECT count(",
             $lock,
-            "($3, b.bucket))
-FROM (SELECT DISTINCT (hashtextextended($1 || ':' || u.id, 0) & $4)::int4 AS bucket
-      FROM UNNEST($2::text[]) AS u(id) ORDER BY bucket) AS b"
+            "($2, b.bucket))
+FROM (SELECT DISTINCT (hashtextextended(u.key, 0) & $3)::int4 AS bucket
+      FROM UNNEST($1::text[]) AS u(key) ORDER BY bucket) AS b"
         )
     };
 }
@@ -147,33 +150,36 @@ const LOCK_BUCKETS_SHARED: &str = lock_buckets!("pg_advisory_xact_lock_shared");
 const LOCK_BUCKETS_EXCLUSIVE: &str = lock_buckets!("pg_advisory_xact_lock");
 
 const LOCK_MESSAGES: &str = "
-SELECT count(pg_advisory_xact_lock(hashtextextended($1 || ':' || ids.id, 0)))
-FROM (SELECT DISTINCT id FROM UNNEST($2::text[]) AS u(id) ORDER BY id) AS ids";
+SELECT count(pg_advisory_xact_lock(hashtextextended(keys.key, 0)))
+FROM (SELECT DISTINCT key FROM UNNEST($1::text[]) AS u(key) ORDER BY key) AS keys";
 
-/// Serialises work on the given messages until the transaction ends, with at
-/// most 512 advisory locks however many ids there are (one round trip for
-/// the whole batch).
+/// Serialises work on the given messages (each a provider's message id) until
+/// the transaction ends, with at most 512 advisory locks however many ids
+/// there are (one round trip for the whole batch). Call it once per
+/// transaction, with every message the transaction touches.
 pub async fn lock_messages(
     tx: &Transaction<'_>,
-    provider: Provider,
-    ids: &[&str],
+    messages: &[(Provider, &str)],
 ) -> Result<(), RepoError> {
-    if ids.is_empty() {
+    if messages.is_empty() {
         return Ok(());
     }
-    let distinct: BTreeSet<&str> = ids.iter().copied().collect();
-    let ids: Vec<&str> = distinct.into_iter().collect();
-    let provider = provider.as_str();
+    // The key a message is locked by, in every version: `provider:id`.
+    let distinct: BTreeSet<String> = messages
+        .iter()
+        .map(|(provider, id)| format!("{}:{id}", provider.as_str()))
+        .collect();
+    let keys: Vec<String> = distinct.into_iter().collect();
     let mask = BUCKETS - 1;
-    let buckets: [&(dyn ToSql + Sync); 4] = [&provider, &ids, &BUCKET_CLASS, &mask];
-    if ids.len() > FINE_LIMIT {
+    let buckets: [&(dyn ToSql + Sync); 3] = [&keys, &BUCKET_CLASS, &mask];
+    if keys.len() > FINE_LIMIT {
         let stmt = tx.prepare_cached(LOCK_BUCKETS_EXCLUSIVE).await?;
         tx.query_one(&stmt, &buckets).await?;
         return Ok(());
     }
     let shared = tx.prepare_cached(LOCK_BUCKETS_SHARED).await?;
     let each = tx.prepare_cached(LOCK_MESSAGES).await?;
-    let per_id: [&(dyn ToSql + Sync); 2] = [&provider, &ids];
+    let per_id: [&(dyn ToSql + Sync); 1] = [&keys];
     // Sent together (polled in this order) and run in order: one round trip.
     futures::try_join!(
         tx.query_one(&shared, &buckets),

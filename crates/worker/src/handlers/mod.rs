@@ -102,9 +102,10 @@ pub async fn apply_all(
             providers.push(item.meta.provider);
         }
     }
-    // A fixed order, so that two workers' batches take their locks alike.
+    // A fixed order, so that two workers' batches store alike.
     providers.sort_by_key(|p| p.as_str());
     let mut applied = vec![Applied::default(); items.len()];
+    let mut groups: Vec<(Provider, Groups<'_>)> = Vec::with_capacity(providers.len());
     for provider in providers {
         let mut g = Groups::default();
         for (item, applied) in items.iter().zip(applied.iter_mut()) {
@@ -112,7 +113,24 @@ pub async fn apply_all(
                 applied.stored = g.add(*item);
             }
         }
-        store(tx, provider, &g).await?;
+        groups.push((provider, g));
+    }
+    // Messages and their statuses are serialised per message id across
+    // workers, so a status racing its message is never lost: every
+    // provider's at once, so that the locks are taken in one order.
+    let messages: Vec<(Provider, &str)> = groups
+        .iter()
+        .flat_map(|(provider, g)| {
+            g.messages
+                .iter()
+                .map(|(_, m, _)| m.provider_message_id.as_str())
+                .chain(g.statuses.iter().map(|s| s.provider_message_id.as_str()))
+                .map(move |id| (*provider, id))
+        })
+        .collect();
+    lock_messages(tx, &messages).await?;
+    for (provider, g) in &groups {
+        store(tx, *provider, g).await?;
     }
     Ok(applied)
 }
@@ -122,15 +140,6 @@ async fn store(
     provider: Provider,
     g: &Groups<'_>,
 ) -> Result<(), HandleError> {
-    // Messages and their statuses are serialised per message id across
-    // workers, so a status racing its message is never lost.
-    let ids: Vec<&str> = g
-        .messages
-        .iter()
-        .map(|(_, m, _)| m.provider_message_id.as_str())
-        .chain(g.statuses.iter().map(|s| s.provider_message_id.as_str()))
-        .collect();
-    lock_messages(tx, provider, &ids).await?;
     message::store(tx, provider, &g.messages).await?;
     status::store(tx, provider, &g.statuses).await?;
     reaction::store(tx, provider, &g.reactions).await?;

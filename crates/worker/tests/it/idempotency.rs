@@ -29,6 +29,47 @@ async fn the_same_event_delivered_twice_is_stored_once() {
     worker.finish().await;
 }
 
+/// A copy of an event processed earlier (the provider retried, or the worker
+/// died between commit and ack) changes nothing, not even the time its audit
+/// row says it was processed: the copy used to move it to its own.
+#[tokio::test]
+async fn a_copy_processed_later_leaves_the_audit_rows_processing_time() {
+    let worker = spawn_worker().await;
+    let meta = envelope(Provider::Meta);
+    let body = meta_text("wamid.later", "16505551234", "hello", 1_749_416_383);
+    let processed_at = "SELECT processed_at FROM webhook_events WHERE outcome = 'processed'";
+
+    worker.publish(&meta, &body).await;
+    worker
+        .wait_for_count(
+            "SELECT count(*) FROM webhook_events WHERE outcome = 'processed'",
+            1,
+        )
+        .await;
+    let client = worker.db.client().await.expect("client");
+    let first: chrono::DateTime<chrono::Utc> = client
+        .query_one(processed_at, &[])
+        .await
+        .expect("audit row")
+        .get(0);
+    worker.publish(&meta, &body).await;
+    // The copy is processed too (and counted), only to no effect.
+    let twice = r#"inlet_worker_events_total{event_type="message.received",outcome="processed",provider="meta"} 2"#;
+    let counted = inlet_testkit::eventually(crate::helpers::WAIT, || async {
+        worker.metrics().await.contains(twice).then_some(())
+    })
+    .await;
+    assert!(counted.is_some(), "the copy was never processed");
+    let after: chrono::DateTime<chrono::Utc> = client
+        .query_one(processed_at, &[])
+        .await
+        .expect("audit row")
+        .get(0);
+    assert_eq!(after, first, "the copy rewrote the processing time");
+    assert_eq!(worker.count("SELECT count(*) FROM messages").await, 1);
+    worker.finish().await;
+}
+
 #[tokio::test]
 async fn a_meta_batch_of_many_messages_is_stored_in_one_go() {
     let worker = spawn_worker().await;
