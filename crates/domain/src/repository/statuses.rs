@@ -8,9 +8,13 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use serde_json::Value;
 
-// The insert keeps the history (idempotent on message and state); the update
+// The insert keeps the history, one row per message and state; the update
 // raises `messages.status` only to a higher rank, so `delivered` after `read`
-// leaves `read`. A report of the state the message already has gives it its
+// leaves `read`. Several reports of one state (a group message read by each
+// participant; a copy of a report) keep the earliest, in any order: the
+// history row and the message's `status_at` both move only to an earlier
+// report (ties: the smaller recipient), so the first report to arrive does
+// not decide. A report of the state the message already has gives it its
 // time when it has none (a message stored with its state, as OpenPhone's
 // `message.delivered` is, then its report). A status whose message is not
 // stored yet updates nothing here and is applied by the message insert later.
@@ -22,15 +26,23 @@ WITH input AS (
 ), history AS (
     INSERT INTO message_statuses (provider, provider_message_id, state, rank, occurred_at,
                                   recipient, errors, billing, raw)
-    SELECT $1, id, state, rank, occurred_at, recipient, errors, billing, raw FROM input
-    ON CONFLICT (provider, provider_message_id, state) DO NOTHING
+    SELECT DISTINCT ON (id, state) $1, id, state, rank, occurred_at, recipient, errors,
+           billing, raw
+      FROM input ORDER BY id, state, occurred_at, COALESCE(recipient, '')
+    ON CONFLICT (provider, provider_message_id, state) DO UPDATE
+       SET occurred_at = EXCLUDED.occurred_at, recipient = EXCLUDED.recipient,
+           errors = EXCLUDED.errors, billing = EXCLUDED.billing, raw = EXCLUDED.raw
+     WHERE (EXCLUDED.occurred_at, COALESCE(EXCLUDED.recipient, ''))
+         < (message_statuses.occurred_at, COALESCE(message_statuses.recipient, ''))
 )
 UPDATE messages m
    SET status = best.state, status_rank = best.rank, status_at = best.occurred_at
   FROM (SELECT DISTINCT ON (id) id, state, rank, occurred_at
-          FROM input ORDER BY id, rank DESC) AS best
+          FROM input ORDER BY id, rank DESC, occurred_at) AS best
  WHERE m.provider = $1 AND m.provider_message_id = best.id
-   AND (m.status_rank < best.rank OR (m.status_rank = best.rank AND m.status_at IS NULL))";
+   AND (m.status_rank < best.rank
+        OR (m.status_rank = best.rank
+            AND (m.status_at IS NULL OR best.occurred_at < m.status_at)))";
 
 /// Stores a batch of status updates in one statement; returns how many
 /// stored messages changed state.

@@ -179,6 +179,61 @@ fn status(id: &str, state: DeliveryState, secs: i64) -> DomainEvent {
     )
 }
 
+/// A report that a recipient read `id` `secs` in (the recipient is named for
+/// the time: `p<secs>`), as for each participant of a group.
+fn read_by(id: &str, secs: i64) -> DomainEvent {
+    let mut report = status(id, DeliveryState::Read, secs);
+    if let EventBody::Status(s) = &mut report.body {
+        s.recipient = Some(format!("p{secs}"));
+    }
+    report
+}
+
+/// Several reports of one state (a group message read by each participant)
+/// leave the earliest, whatever order they come in: in turn, together, or
+/// before their message. The first report to arrive used to stay.
+#[tokio::test]
+async fn reports_of_one_state_from_several_recipients_keep_the_earliest_in_any_order() {
+    let db = TestDb::new().await.expect("db");
+    let bridge = Provider::Bridge;
+    for (id, order) in [("later-first", [20, 10]), ("earlier-first", [10, 20])] {
+        store(&db, bridge, &[outbound(id)]).await;
+        for secs in order {
+            store(&db, bridge, &[read_by(id, secs)]).await;
+        }
+    }
+    store(&db, bridge, &[outbound("together")]).await;
+    store(
+        &db,
+        bridge,
+        &[read_by("together", 20), read_by("together", 10)],
+    )
+    .await;
+    store(&db, bridge, &[read_by("before", 20)]).await;
+    store(&db, bridge, &[read_by("before", 10)]).await;
+    store(&db, bridge, &[outbound("before")]).await;
+    for id in ["later-first", "earlier-first", "together", "before"] {
+        let history: String = one(
+            &db,
+            &format!(
+                "SELECT recipient || ' ' || extract(epoch FROM occurred_at)::int8 \
+                 FROM message_statuses WHERE provider_message_id = '{id}' AND state = 'read'"
+            ),
+        )
+        .await;
+        assert_eq!(history, format!("p10 {}", at(10).timestamp()), "{id}");
+        let message: String = one(
+            &db,
+            &format!(
+                "SELECT status || ' ' || extract(epoch FROM status_at)::int8 \
+                 FROM messages WHERE provider_message_id = '{id}'"
+            ),
+        )
+        .await;
+        assert_eq!(message, format!("read {}", at(10).timestamp()), "{id}");
+    }
+}
+
 /// Applies `events` in one transaction, as the router does.
 async fn store(db: &TestDb, provider: Provider, events: &[DomainEvent]) {
     let mut client = db.client().await.expect("client");
