@@ -198,7 +198,9 @@ impl Consumer {
         // while a batch slot is free: with every slot busy draining, the stop
         // would go unnoticed and the broker would go on handing this worker
         // events it cannot start. Cancelling here, at once, leaves them with
-        // the broker for other workers; the consumer stream then ends.
+        // the broker for other workers; the consumer stream then ends. (What
+        // the broker had already sent and no batch has taken stays unacked
+        // until the channel closes after the drain, and then goes back.)
         let cancel_at_stop = async {
             broken.cancelled().await;
             if let Err(error) = channel

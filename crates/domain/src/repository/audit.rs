@@ -7,8 +7,9 @@ use deadpool_postgres::GenericClient;
 use std::collections::HashMap;
 
 // Many raw events at once (a worker batch, or one), in one statement. A row
-// already `processed` stays so, with the time it was first processed: a late
-// redelivery does not rewrite history.
+// already `processed` stays so, with the time it was first processed (an
+// `ignored` one with the time it was first ignored, until a later version
+// processes it): a late redelivery does not rewrite history.
 const RECORD_EVENTS: &str = "
 INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
                             received_at, processed_at, outcome, attempts, last_error)
@@ -21,7 +22,10 @@ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::time
           attempts, last_error)
 ON CONFLICT (provider, dedup_key) DO UPDATE
    SET event_type = EXCLUDED.event_type,
-       processed_at = COALESCE(webhook_events.processed_at, EXCLUDED.processed_at),
+       processed_at = CASE WHEN webhook_events.outcome = 'processed'
+                                THEN webhook_events.processed_at
+                           WHEN EXCLUDED.outcome = 'processed' THEN EXCLUDED.processed_at
+                           ELSE COALESCE(webhook_events.processed_at, EXCLUDED.processed_at) END,
        outcome = CASE WHEN webhook_events.outcome = 'processed' THEN 'processed'
                       ELSE EXCLUDED.outcome END,
        attempts = GREATEST(webhook_events.attempts, EXCLUDED.attempts),
