@@ -1,7 +1,7 @@
--- The sender's claim walks the enabled endpoints and takes each one's oldest
--- due deliveries from this index, so a claim costs the same behind a backlog
--- of any size, and the waiting deliveries of disabled endpoints are never
--- read. (The index it replaces, which ordered every due row by time alone so
+-- The sender's claim finds the endpoints with deliveries waiting by a skip
+-- scan of this index and takes each enabled one's oldest due deliveries from
+-- it, so a claim costs the same behind a backlog of any size, and the waiting
+-- deliveries of disabled endpoints are never read. (The index it replaces, which ordered every due row by time alone so
 -- that each claim ranked the whole backlog, is dropped by V11.)
 --
 -- Building an index here blocks writes to forward_deliveries until it is

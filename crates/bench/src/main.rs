@@ -107,7 +107,11 @@ enum Command {
     /// The forwarding sender's claim: its time behind backlogs of due deliveries.
     Claim {
         /// Due deliveries waiting (half of them a disabled endpoint's), one measurement each.
-        #[arg(long, value_delimiter = ',', default_value = "0,10000,100000,300000")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "0,100,10000,100000,300000"
+        )]
         backlogs: Vec<u64>,
         /// Enabled endpoints.
         #[arg(long, default_value_t = 100)]
