@@ -96,25 +96,21 @@ pub async fn apply_all(
     tx: &Transaction<'_>,
     items: &[Item<'_>],
 ) -> Result<Vec<Applied>, HandleError> {
-    let mut providers: Vec<Provider> = Vec::new();
-    for item in items {
-        if !providers.contains(&item.meta.provider) {
-            providers.push(item.meta.provider);
-        }
+    let mut applied = vec![Applied::default(); items.len()];
+    let mut groups: Vec<(Provider, Groups<'_>)> = Vec::new();
+    for (item, applied) in items.iter().zip(applied.iter_mut()) {
+        let provider = item.meta.provider;
+        let at = match groups.iter().position(|(p, _)| *p == provider) {
+            Some(at) => at,
+            None => {
+                groups.push((provider, Groups::default()));
+                groups.len() - 1
+            }
+        };
+        applied.stored = groups[at].1.add(*item);
     }
     // A fixed order, so that two workers' batches store alike.
-    providers.sort_by_key(|p| p.as_str());
-    let mut applied = vec![Applied::default(); items.len()];
-    let mut groups: Vec<(Provider, Groups<'_>)> = Vec::with_capacity(providers.len());
-    for provider in providers {
-        let mut g = Groups::default();
-        for (item, applied) in items.iter().zip(applied.iter_mut()) {
-            if item.meta.provider == provider {
-                applied.stored = g.add(*item);
-            }
-        }
-        groups.push((provider, g));
-    }
+    groups.sort_by_key(|(p, _)| p.as_str());
     // Messages and their statuses are serialised per message id across
     // workers, so a status racing its message is never lost: every
     // provider's at once, so that the locks are taken in one order.
