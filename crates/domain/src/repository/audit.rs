@@ -9,7 +9,9 @@ use std::collections::HashMap;
 // Many raw events at once (a worker batch, or one), in one statement. A row
 // already `processed` stays so, with the time it was first processed (an
 // `ignored` one with the time it was first ignored, until a later version
-// processes it): a late redelivery does not rewrite history.
+// processes it): a late redelivery does not rewrite history. Rows go in key
+// order, so two workers recording the same events at once (a redelivery
+// while the first still stores) never wait for each other both ways.
 const RECORD_EVENTS: &str = "
 INSERT INTO webhook_events (provider, line_id, dedup_key, correlation_id, event_type,
                             received_at, processed_at, outcome, attempts, last_error)
@@ -20,6 +22,7 @@ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::time
             $7::text[], $8::int4[], $9::text[])
      AS t(provider, line_id, dedup_key, correlation_id, event_type, received_at, outcome,
           attempts, last_error)
+ORDER BY t.provider, t.dedup_key
 ON CONFLICT (provider, dedup_key) DO UPDATE
    SET event_type = EXCLUDED.event_type,
        processed_at = CASE WHEN webhook_events.outcome = 'processed'

@@ -8,11 +8,15 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+// In key order, as every transaction inserts them: two workers storing the
+// same events at once (a redelivery while the first still stores) then wait
+// for each other one way, never both ways (a deadlock).
 const INSERT_CALL_EVENTS: &str = "
 INSERT INTO call_events (provider, provider_call_id, event, occurred_at, data)
 SELECT $1, t.id, t.event, t.occurred_at, t.data
 FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
      AS t(id, event, occurred_at, data)
+ORDER BY t.id, t.event
 ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 
 // Facts (parties, start and end times) are filled in whenever an event knows

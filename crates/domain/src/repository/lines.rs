@@ -23,11 +23,14 @@ ON CONFLICT (provider, line_id) DO UPDATE
  WHERE (line_status.changed_at, line_status.status COLLATE \"C\")
        <= (EXCLUDED.changed_at, EXCLUDED.status COLLATE \"C\")";
 
+// In key order, so two workers storing the same events at once never wait
+// for each other both ways (a deadlock).
 const INSERT_ACCOUNT_EVENTS: &str = "
 INSERT INTO account_events (provider, line_id, field, event, event_key, occurred_at, data)
 SELECT $1, t.line, t.field, t.event, t.event_key, t.occurred_at, t.data
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
      AS t(line, field, event, event_key, occurred_at, data)
+ORDER BY t.event_key
 ON CONFLICT (provider, event_key) DO NOTHING";
 
 /// Stores line states in one statement (the newest per line in the batch).

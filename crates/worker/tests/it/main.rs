@@ -11,6 +11,7 @@ mod forwarding;
 mod handlers;
 mod helpers;
 mod idempotency;
+mod insert_order;
 mod locks;
 mod meta_fixtures;
 mod metrics;

@@ -1,0 +1,199 @@
+//! Two workers storing the same events at once (a redelivery while the first
+//! still stores) wait for each other one way only: every table without a
+//! per-message lock is written in key order, so neither can hold a later key
+//! while waiting for an earlier one the other holds.
+//!
+//! Each test plays the other worker with a transaction of its own: it holds
+//! the key that sorts first, lets the batch start (given its events in the
+//! opposite order) and wait, then takes the key that sorts second. Written in
+//! batch order, the batch would hold that key already: a deadlock, which
+//! PostgreSQL breaks by cancelling the test's transaction (its
+//! `deadlock_timeout` is the shorter).
+
+use crate::helpers::envelope;
+use deadpool_postgres::Transaction;
+use futures::future::BoxFuture;
+use inlet_domain::event::{AccountEvent, Call};
+use inlet_domain::repository::audit::{record_events, Audited, Outcome};
+use inlet_domain::repository::{insert_account_events, store_calls, RepoError};
+use inlet_domain::Provider;
+use inlet_testkit::{eventually, TestDb};
+use std::time::Duration;
+
+/// What the test's own transaction inserts: the key that sorts first, then
+/// (once the batch waits) the one that sorts second.
+struct OtherWorker {
+    first: String,
+    second: String,
+}
+
+/// Stores a batch whose events are in the opposite of key order.
+type Store = for<'a, 'b> fn(&'a Transaction<'b>) -> BoxFuture<'a, Result<(), RepoError>>;
+
+/// Runs the race described in the module docs and returns the rows of `table`.
+async fn race(table: &str, other: OtherWorker, store: Store) -> i64 {
+    let db = TestDb::new().await.expect("db");
+    let watcher = db.client().await.expect("client");
+
+    let mut other_client = db.client().await.expect("client");
+    let other_tx = other_client.transaction().await.expect("transaction");
+    other_tx
+        .batch_execute("SET LOCAL deadlock_timeout = '200ms'")
+        .await
+        .expect("deadlock timeout");
+    other_tx
+        .batch_execute(&other.first)
+        .await
+        .expect("first key");
+
+    let mut batch_client = db.client().await.expect("client");
+    let batch_pid: i32 = batch_client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let batch = async {
+        let tx = batch_client.transaction().await.expect("transaction");
+        tx.batch_execute("SET LOCAL deadlock_timeout = '10s'")
+            .await
+            .expect("deadlock timeout");
+        store(&tx).await.expect("stored");
+        tx.commit().await.expect("committed");
+    };
+    let other_worker = async {
+        let waiting = eventually(Duration::from_secs(15), || async {
+            let n: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = $1",
+                    &[&batch_pid],
+                )
+                .await
+                .expect("pg_locks")
+                .get(0);
+            (n > 0).then_some(())
+        })
+        .await;
+        assert!(waiting.is_some(), "the batch never waited");
+        let second = other_tx.batch_execute(&other.second).await;
+        assert!(second.is_ok(), "deadlock: {second:?}");
+        other_tx.commit().await.expect("committed");
+    };
+    tokio::join!(batch, other_worker);
+    watcher
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .expect("count")
+        .get(0)
+}
+
+fn call(id: &str) -> Call {
+    Call {
+        provider_call_id: id.into(),
+        event: "call.completed".into(),
+        direction: None,
+        from_address: None,
+        to_address: None,
+        status: Some("completed".into()),
+        started_at: None,
+        completed_at: None,
+        occurred_at: chrono::Utc::now(),
+        data: serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn two_workers_storing_the_same_call_events_at_once_do_not_deadlock() {
+    fn store<'a>(tx: &'a Transaction<'_>) -> BoxFuture<'a, Result<(), RepoError>> {
+        Box::pin(async move {
+            let (b, a) = (call("AC-b"), call("AC-a"));
+            store_calls(tx, Provider::OpenPhone, &[(None, &b), (None, &a)]).await
+        })
+    }
+    let insert = |id: &str| {
+        format!(
+            "INSERT INTO call_events (provider, provider_call_id, event, occurred_at, data)
+             VALUES ('openphone', '{id}', 'call.completed', now(), '{{}}')"
+        )
+    };
+    let rows = race(
+        "call_events",
+        OtherWorker {
+            first: insert("AC-a"),
+            second: insert("AC-b"),
+        },
+        store,
+    )
+    .await;
+    assert_eq!(rows, 2);
+}
+
+fn account_event(key: &str) -> AccountEvent {
+    AccountEvent {
+        field: "message_template_status_update".into(),
+        event: Some("APPROVED".into()),
+        event_key: key.into(),
+        occurred_at: chrono::Utc::now(),
+        data: serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn two_workers_storing_the_same_account_events_at_once_do_not_deadlock() {
+    fn store<'a>(tx: &'a Transaction<'_>) -> BoxFuture<'a, Result<(), RepoError>> {
+        Box::pin(async move {
+            let (b, a) = (account_event("key-b"), account_event("key-a"));
+            insert_account_events(tx, Provider::Meta, &[(None, &b), (None, &a)]).await
+        })
+    }
+    let insert = |key: &str| {
+        format!(
+            "INSERT INTO account_events (provider, field, event_key, occurred_at, data)
+             VALUES ('meta', 'message_template_status_update', '{key}', now(), '{{}}')"
+        )
+    };
+    let rows = race(
+        "account_events",
+        OtherWorker {
+            first: insert("key-a"),
+            second: insert("key-b"),
+        },
+        store,
+    )
+    .await;
+    assert_eq!(rows, 2);
+}
+
+#[tokio::test]
+async fn two_workers_recording_the_same_audit_rows_at_once_do_not_deadlock() {
+    fn store<'a>(tx: &'a Transaction<'_>) -> BoxFuture<'a, Result<(), RepoError>> {
+        Box::pin(async move {
+            let (mut b, mut a) = (envelope(Provider::Meta), envelope(Provider::Meta));
+            b.dedup_key = "meta:key-b".into();
+            a.dedup_key = "meta:key-a".into();
+            let row = |meta| Audited {
+                meta,
+                event_type: "message",
+                outcome: Outcome::Processed,
+                last_error: None,
+            };
+            record_events(tx, &[row(&b), row(&a)]).await
+        })
+    }
+    let insert = |key: &str| {
+        format!(
+            "INSERT INTO webhook_events (provider, dedup_key, correlation_id, event_type,
+                                         received_at, processed_at, outcome)
+             VALUES ('meta', '{key}', 'other-worker', 'message', now(), now(), 'processed')"
+        )
+    };
+    let rows = race(
+        "webhook_events",
+        OtherWorker {
+            first: insert("meta:key-a"),
+            second: insert("meta:key-b"),
+        },
+        store,
+    )
+    .await;
+    assert_eq!(rows, 2);
+}
