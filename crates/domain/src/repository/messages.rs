@@ -13,68 +13,132 @@ use tokio_postgres::types::ToSql;
 // Most messages come from contacts already stored as they are: one index probe
 // per address finds them, and only the others go through the statement below.
 const KNOWN_CONTACTS: &str = "
-SELECT id, address, name, user_id, name_at FROM contacts WHERE provider = $1 AND address = ANY($2)";
+SELECT id, address, name, user_id, name_at, user_id_at
+FROM contacts WHERE provider = $1 AND address = ANY($2)";
+
+/// Whether the input's `$field` (with its message's time, `$field_at`)
+/// replaces the stored one (`$new` and `$old` name the two rows): a different
+/// value from a newer message, or from one of the same instant (Meta's times
+/// are whole seconds) that is higher in byte order; always, over a value
+/// stored without a time. [`wins`] is the same rule in Rust.
+macro_rules! wins {
+    ($new:literal, $old:literal, $field:literal) => {
+        concat!(
+            "(",
+            $new,
+            ".",
+            $field,
+            " IS NOT NULL AND ",
+            $new,
+            ".",
+            $field,
+            " IS DISTINCT FROM ",
+            $old,
+            ".",
+            $field,
+            " AND (",
+            $old,
+            ".",
+            $field,
+            "_at IS NULL OR (",
+            $new,
+            ".",
+            $field,
+            "_at, ",
+            $new,
+            ".",
+            $field,
+            " COLLATE \"C\") > (",
+            $old,
+            ".",
+            $field,
+            "_at, COALESCE(",
+            $old,
+            ".",
+            $field,
+            ", '') COLLATE \"C\")))"
+        )
+    };
+}
 
 // Takes no row lock on a contact that has not changed: new contacts are
 // inserted (`DO NOTHING`), existing ones are updated only when a name or a
-// user id actually differs, locked in address order first; the rest are only
-// read. Every event from one sender would otherwise queue on its contact row
-// until the previous event's transaction commits.
+// user id wins over the stored one, locked in address order first; the rest
+// are only read. Every event from one sender would otherwise queue on its
+// contact row until the previous event's transaction commits.
 //
-// A name replaces the stored one only when its message is at least as new as
-// the one that set it (`name_at`): a provider's late retry of an old message
-// must not bring back a name the contact has since changed.
-const ENSURE_CONTACTS: &str = "
+// A name or a user id replaces the stored one only when its message is newer
+// than the one that set it (`name_at`, `user_id_at`; see `wins!`): a
+// provider's late retry of an old message must not bring back a name or an
+// id the contact has since changed.
+const ENSURE_CONTACTS: &str = concat!(
+    "
 WITH input AS (
-    SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-             AS t(address, name, user_id, name_at)
+    SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                         $6::timestamptz[])
+             AS t(address, name, user_id, name_at, user_id_at)
 ), inserted AS (
-    INSERT INTO contacts (provider, address, name, user_id, name_at)
-    SELECT $1, address, name, user_id, name_at FROM input ORDER BY address
+    INSERT INTO contacts (provider, address, name, user_id, name_at, user_id_at)
+    SELECT $1, address, name, user_id, name_at, user_id_at FROM input ORDER BY address
     ON CONFLICT (provider, address) DO NOTHING
     RETURNING id, address
 ), changed AS (
-    SELECT c.id, i.name, i.user_id, i.name_at
+    SELECT c.id, i.name, i.user_id, i.name_at, i.user_id_at
       FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address
-     WHERE (i.name IS NOT NULL AND i.name IS DISTINCT FROM c.name
-            AND (c.name_at IS NULL OR i.name_at >= c.name_at))
-        OR (i.user_id IS NOT NULL AND i.user_id IS DISTINCT FROM c.user_id)
+     WHERE ",
+    wins!("i", "c", "name"),
+    " OR ",
+    wins!("i", "c", "user_id"),
+    "
      ORDER BY c.address
        FOR UPDATE OF c
 ), updated AS (
     UPDATE contacts c
-       SET name = CASE WHEN ch.name IS NOT NULL
-                        AND (c.name_at IS NULL OR ch.name_at >= c.name_at)
-                       THEN ch.name ELSE c.name END,
-           name_at = CASE WHEN ch.name IS NOT NULL
-                           AND (c.name_at IS NULL OR ch.name_at >= c.name_at)
-                          THEN ch.name_at ELSE c.name_at END,
-           user_id = COALESCE(ch.user_id, c.user_id),
+       SET name = CASE WHEN ",
+    wins!("ch", "c", "name"),
+    " THEN ch.name ELSE c.name END,
+           name_at = CASE WHEN ",
+    wins!("ch", "c", "name"),
+    " THEN ch.name_at ELSE c.name_at END,
+           user_id = CASE WHEN ",
+    wins!("ch", "c", "user_id"),
+    " THEN ch.user_id ELSE c.user_id END,
+           user_id_at = CASE WHEN ",
+    wins!("ch", "c", "user_id"),
+    " THEN ch.user_id_at ELSE c.user_id_at END,
            updated_at = now()
       FROM changed ch
      WHERE c.id = ch.id
 )
 SELECT id, address FROM inserted
 UNION ALL
-SELECT c.id, c.address FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address";
+SELECT c.id, c.address FROM contacts c JOIN input i ON c.provider = $1 AND c.address = i.address"
+);
 
 // For contacts another transaction inserted while the statement above ran:
 // they are committed now but were not in its snapshot.
-const UPSERT_CONTACTS: &str = "
-INSERT INTO contacts (provider, address, name, user_id, name_at)
-SELECT $1, t.address, t.name, t.user_id, t.name_at
-FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-     AS t(address, name, user_id, name_at)
+const UPSERT_CONTACTS: &str = concat!(
+    "
+INSERT INTO contacts (provider, address, name, user_id, name_at, user_id_at)
+SELECT $1, t.address, t.name, t.user_id, t.name_at, t.user_id_at
+FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+     AS t(address, name, user_id, name_at, user_id_at)
 ON CONFLICT (provider, address) DO UPDATE
-   SET name = CASE WHEN EXCLUDED.name IS NOT NULL
-                    AND (contacts.name_at IS NULL OR EXCLUDED.name_at >= contacts.name_at)
-                   THEN EXCLUDED.name ELSE contacts.name END,
-       name_at = CASE WHEN EXCLUDED.name IS NOT NULL
-                       AND (contacts.name_at IS NULL OR EXCLUDED.name_at >= contacts.name_at)
-                      THEN EXCLUDED.name_at ELSE contacts.name_at END,
-       user_id = COALESCE(EXCLUDED.user_id, contacts.user_id),
+   SET name = CASE WHEN ",
+    wins!("EXCLUDED", "contacts", "name"),
+    " THEN EXCLUDED.name ELSE contacts.name END,
+       name_at = CASE WHEN ",
+    wins!("EXCLUDED", "contacts", "name"),
+    " THEN EXCLUDED.name_at ELSE contacts.name_at END,
+       user_id = CASE WHEN ",
+    wins!("EXCLUDED", "contacts", "user_id"),
+    " THEN EXCLUDED.user_id ELSE contacts.user_id END,
+       user_id_at = CASE WHEN ",
+    wins!("EXCLUDED", "contacts", "user_id"),
+    " THEN EXCLUDED.user_id_at ELSE contacts.user_id_at END,
        updated_at = now()
-RETURNING id, address";
+RETURNING id, address"
+);
 
 // Statuses that arrived before their message are applied as the message is
 // inserted: the stored status is the highest-ranked one known for it, and its
@@ -216,16 +280,16 @@ pub async fn upsert_contacts(
     if contacts.is_empty() {
         return Ok(HashMap::new());
     }
-    // One entry per address: the newest name given, and any user id.
-    let mut ordered: Vec<&Dated<'_>> = contacts.iter().collect();
-    ordered.sort_by_key(|d| d.at);
+    // One entry per address: the name and the user id that win (see `wins`).
     let mut unique: BTreeMap<&str, Folded<'_>> = BTreeMap::new();
-    for Dated { contact, at } in ordered {
+    for Dated { contact, at } in contacts {
         let entry = unique.entry(contact.address.as_str()).or_default();
         if let Some(name) = contact.name.as_deref() {
-            entry.name = Some((name, *at));
+            keep_winner(&mut entry.name, (name, *at));
         }
-        entry.user_id = contact.user_id.as_deref().or(entry.user_id);
+        if let Some(user_id) = contact.user_id.as_deref() {
+            keep_winner(&mut entry.user_id, (user_id, *at));
+        }
     }
     let addresses: Vec<&str> = unique.keys().copied().collect();
     let stmt = tx.prepare_cached(KNOWN_CONTACTS).await?;
@@ -237,6 +301,7 @@ pub async fn upsert_contacts(
             name: row.get(2),
             user_id: row.get(3),
             name_at: row.get(4),
+            user_id_at: row.get(5),
         };
         if unique.get(address).is_some_and(|c| !changes(c, &stored)) {
             ids.insert(address.to_owned(), row.get(0));
@@ -262,12 +327,16 @@ pub struct Dated<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// A value of a contact field, with the time of the message that gave it.
+type Timed<'a> = (&'a str, DateTime<Utc>);
+
 /// One address's contact facts from a batch.
 #[derive(Debug, Default)]
 struct Folded<'a> {
-    /// The newest name, with its message's time.
-    name: Option<(&'a str, DateTime<Utc>)>,
-    user_id: Option<&'a str>,
+    /// The winning name.
+    name: Option<Timed<'a>>,
+    /// The winning user id.
+    user_id: Option<Timed<'a>>,
 }
 
 /// A contact row as stored.
@@ -275,15 +344,35 @@ struct Stored<'a> {
     name: Option<&'a str>,
     user_id: Option<&'a str>,
     name_at: Option<DateTime<Utc>>,
+    user_id_at: Option<DateTime<Utc>>,
 }
 
-/// Whether `contact` tells the stored row something it lacks: a different
-/// name at least as new as the stored one's, or a different user id.
+/// Whether `given` replaces the stored value: the rule of `wins!`, so a
+/// batch and the statements agree on which of two values stands.
+fn wins(given: Timed<'_>, stored: Option<&str>, stored_at: Option<DateTime<Utc>>) -> bool {
+    let (value, at) = given;
+    Some(value) != stored
+        && stored_at.is_none_or(|stored_at| {
+            (at, value.as_bytes()) > (stored_at, stored.unwrap_or("").as_bytes())
+        })
+}
+
+/// Keeps in `kept` whichever of it and `given` wins.
+fn keep_winner<'a>(kept: &mut Option<Timed<'a>>, given: Timed<'a>) {
+    if kept.is_none_or(|(value, at)| wins(given, Some(value), Some(at))) {
+        *kept = Some(given);
+    }
+}
+
+/// Whether `contact` tells the stored row something it lacks: a name or a
+/// user id that wins over the stored one.
 fn changes(contact: &Folded<'_>, stored: &Stored<'_>) -> bool {
-    let name = contact.name.is_some_and(|(name, at)| {
-        Some(name) != stored.name && stored.name_at.is_none_or(|stored_at| at >= stored_at)
-    });
-    let user = contact.user_id.is_some_and(|u| Some(u) != stored.user_id);
+    let name = contact
+        .name
+        .is_some_and(|given| wins(given, stored.name, stored.name_at));
+    let user = contact
+        .user_id
+        .is_some_and(|given| wins(given, stored.user_id, stored.user_id_at));
     name || user
 }
 
@@ -295,14 +384,28 @@ async fn ensure_contacts(
 ) -> Result<HashMap<String, i64>, RepoError> {
     let addresses: Vec<&str> = contacts.iter().map(|(a, _)| *a).collect();
     let names: Vec<Option<&str>> = contacts.iter().map(|(_, c)| c.name.map(|n| n.0)).collect();
-    let users: Vec<Option<&str>> = contacts.iter().map(|(_, c)| c.user_id).collect();
-    let times: Vec<Option<DateTime<Utc>>> =
+    let users: Vec<Option<&str>> = contacts
+        .iter()
+        .map(|(_, c)| c.user_id.map(|u| u.0))
+        .collect();
+    let name_times: Vec<Option<DateTime<Utc>>> =
         contacts.iter().map(|(_, c)| c.name.map(|n| n.1)).collect();
+    let user_times: Vec<Option<DateTime<Utc>>> = contacts
+        .iter()
+        .map(|(_, c)| c.user_id.map(|u| u.1))
+        .collect();
     let stmt = tx.prepare_cached(ENSURE_CONTACTS).await?;
     let rows = tx
         .query(
             &stmt,
-            &[&provider.as_str(), &addresses, &names, &users, &times],
+            &[
+                &provider.as_str(),
+                &addresses,
+                &names,
+                &users,
+                &name_times,
+                &user_times,
+            ],
         )
         .await?;
     let mut ids: HashMap<String, i64> = rows
@@ -316,12 +419,22 @@ async fn ensure_contacts(
         let addresses: Vec<&str> = missing.iter().map(|&i| addresses[i]).collect();
         let names: Vec<Option<&str>> = missing.iter().map(|&i| names[i]).collect();
         let users: Vec<Option<&str>> = missing.iter().map(|&i| users[i]).collect();
-        let times: Vec<Option<DateTime<Utc>>> = missing.iter().map(|&i| times[i]).collect();
+        let name_times: Vec<Option<DateTime<Utc>>> =
+            missing.iter().map(|&i| name_times[i]).collect();
+        let user_times: Vec<Option<DateTime<Utc>>> =
+            missing.iter().map(|&i| user_times[i]).collect();
         let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
         let rows = tx
             .query(
                 &stmt,
-                &[&provider.as_str(), &addresses, &names, &users, &times],
+                &[
+                    &provider.as_str(),
+                    &addresses,
+                    &names,
+                    &users,
+                    &name_times,
+                    &user_times,
+                ],
             )
             .await?;
         ids.extend(
@@ -410,7 +523,7 @@ pub async fn insert_messages(
 
 #[cfg(test)]
 mod tests {
-    use super::{changes, Folded, Stored};
+    use super::{changes, keep_winner, Folded, Stored};
     use chrono::{DateTime, TimeZone, Utc};
 
     fn at(secs: i64) -> DateTime<Utc> {
@@ -422,13 +535,14 @@ mod tests {
             name,
             user_id,
             name_at: name.map(|_| at(secs)),
+            user_id_at: user_id.map(|_| at(secs)),
         }
     }
 
     fn given<'a>(name: Option<&'a str>, user_id: Option<&'a str>, secs: i64) -> Folded<'a> {
         Folded {
             name: name.map(|n| (n, at(secs))),
-            user_id,
+            user_id: user_id.map(|u| (u, at(secs))),
         }
     }
 
@@ -447,7 +561,14 @@ mod tests {
         assert!(changes(&given(Some("Ann B"), None, 20), &ann));
         assert!(
             changes(&given(Some("Ann B"), None, 10), &ann),
-            "a tie: the later processed"
+            "a tie: the higher in byte order"
+        );
+        assert!(
+            !changes(
+                &given(Some("Ann A"), None, 10),
+                &stored(Some("Ann B"), None, 10)
+            ),
+            "a tie: the lower in byte order"
         );
         assert!(
             !changes(&given(Some("Ann B"), None, 5), &ann),
@@ -458,8 +579,36 @@ mod tests {
             &stored(None, None, 0)
         ));
         assert!(changes(
-            &given(None, Some("u2"), 1),
+            &given(None, Some("u2"), 11),
             &stored(Some("Ann"), Some("u1"), 10)
         ));
+        assert!(
+            !changes(&given(None, Some("u0"), 9), &stored(None, Some("u1"), 10)),
+            "an older user id"
+        );
+        let untimed = Stored {
+            name: Some("Ann"),
+            user_id: Some("u1"),
+            name_at: None,
+            user_id_at: None,
+        };
+        assert!(
+            changes(&given(None, Some("u0"), 1), &untimed),
+            "over a user id stored without a time"
+        );
+    }
+
+    #[test]
+    fn of_several_values_in_a_batch_the_newest_then_the_highest_stays() {
+        for order in [
+            [("b", 5), ("a", 5), ("c", 4)],
+            [("c", 4), ("a", 5), ("b", 5)],
+        ] {
+            let mut kept = None;
+            for (value, secs) in order {
+                keep_winner(&mut kept, (value, at(secs)));
+            }
+            assert_eq!(kept, Some(("b", at(5))));
+        }
     }
 }

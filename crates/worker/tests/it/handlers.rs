@@ -105,6 +105,11 @@ async fn a_messages_status_time_is_its_states_report_time_in_any_order() {
 
 /// An inbound message from one contact, who calls themselves `name`, sent at `secs`.
 fn inbound_named(id: &str, name: &str, secs: i64) -> DomainEvent {
+    inbound_from(id, Some(name), None, secs)
+}
+
+/// An inbound message from one contact, with the name and user id it gives, sent at `secs`.
+fn inbound_from(id: &str, name: Option<&str>, user_id: Option<&str>, secs: i64) -> DomainEvent {
     event(
         Provider::Meta,
         EventBody::Message(Message {
@@ -114,8 +119,8 @@ fn inbound_named(id: &str, name: &str, secs: i64) -> DomainEvent {
             to_address: Some("15550783881".into()),
             contact: Some(Contact {
                 address: "16505551234".into(),
-                name: Some(name.into()),
-                user_id: None,
+                name: name.map(Into::into),
+                user_id: user_id.map(Into::into),
             }),
             kind: "text".into(),
             body: Some("hi".into()),
@@ -162,6 +167,58 @@ async fn a_contacts_name_follows_its_newest_message_in_any_order_and_batching() 
     .await;
     let name: String = one(&db, "SELECT name FROM contacts").await;
     assert_eq!(name, "A. Smith");
+}
+
+/// Every way two events can reach the worker: one then the other, in either
+/// order, or together in one batch, in either order.
+fn orders(a: impl Fn() -> DomainEvent, b: impl Fn() -> DomainEvent) -> [Vec<Vec<DomainEvent>>; 4] {
+    [
+        vec![vec![a()], vec![b()]],
+        vec![vec![b()], vec![a()]],
+        vec![vec![a(), b()]],
+        vec![vec![b(), a()]],
+    ]
+}
+
+/// A contact's user id (Meta's, which a `user_changed_user_id` notice says
+/// can change) is the newest message's, whatever order or batches its
+/// messages come in: the message stored last used to win, so a late retry
+/// of an old message brought the old id back.
+#[tokio::test]
+async fn a_contacts_user_id_follows_its_newest_message_in_any_order_and_batching() {
+    let old = || inbound_from("wamid.old", None, Some("US.old"), 100);
+    let new = || inbound_from("wamid.new", None, Some("US.new"), 200);
+    for (i, batches) in orders(old, new).into_iter().enumerate() {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::Meta, &batch).await;
+        }
+        let user_id: String = one(&db, "SELECT user_id FROM contacts").await;
+        assert_eq!(user_id, "US.new", "case {i}");
+    }
+}
+
+/// Two names (or user ids) of one contact from messages of the same second
+/// (Meta's times are whole seconds) leave the same one whatever order or
+/// batches they come in: the higher in byte order. The message stored last
+/// used to win.
+#[tokio::test]
+async fn a_contacts_name_and_user_id_of_one_second_do_not_depend_on_order() {
+    let a = || inbound_from("wamid.a", Some("Ann"), Some("US.a"), 100);
+    let b = || inbound_from("wamid.b", Some("Anna"), Some("US.b"), 100);
+    for (i, batches) in orders(a, b).into_iter().enumerate() {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::Meta, &batch).await;
+        }
+        let name: String = one(&db, "SELECT name FROM contacts").await;
+        let user_id: String = one(&db, "SELECT user_id FROM contacts").await;
+        assert_eq!(
+            (name.as_str(), user_id.as_str()),
+            ("Anna", "US.b"),
+            "case {i}"
+        );
+    }
 }
 
 fn status(id: &str, state: DeliveryState, secs: i64) -> DomainEvent {

@@ -1,21 +1,25 @@
 //! Two workers storing the same events at once (a redelivery while the first
-//! still stores) wait for each other one way only: every table without a
-//! per-message lock is written in key order, so neither can hold a later key
-//! while waiting for an earlier one the other holds.
+//! still stores) wait for each other one way only, and leave what either
+//! alone would have. Every table without a per-message lock is written in key
+//! order, so neither can hold a later key while waiting for an earlier one the
+//! other holds.
 //!
-//! Each test plays the other worker with a transaction of its own: it holds
-//! the key that sorts first, lets the batch start (given its events in the
-//! opposite order) and wait, then takes the key that sorts second. Written in
-//! batch order, the batch would hold that key already: a deadlock, which
-//! PostgreSQL breaks by cancelling the test's transaction (its
+//! The deadlock tests play the other worker with a transaction of their own:
+//! it holds the key that sorts first, lets the batch start (given its events
+//! in the opposite order) and wait, then takes the key that sorts second.
+//! Written in batch order, the batch would hold that key already: a deadlock,
+//! which PostgreSQL breaks by cancelling the test's transaction (its
 //! `deadlock_timeout` is the shorter).
 
 use crate::helpers::envelope;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use futures::future::BoxFuture;
-use inlet_domain::event::{AccountEvent, Call};
+use inlet_domain::event::{AccountEvent, Call, Contact};
 use inlet_domain::repository::audit::{record_events, Audited, Outcome};
-use inlet_domain::repository::{insert_account_events, store_calls, RepoError};
+use inlet_domain::repository::{
+    insert_account_events, store_calls, upsert_contacts, Dated, RepoError,
+};
 use inlet_domain::Provider;
 use inlet_testkit::{eventually, TestDb};
 use std::time::Duration;
@@ -196,4 +200,86 @@ async fn two_workers_recording_the_same_audit_rows_at_once_do_not_deadlock() {
     )
     .await;
     assert_eq!(rows, 2);
+}
+
+/// Waits until the backend `pid` waits for a lock.
+async fn until_waiting(watcher: &deadpool_postgres::Client, pid: i32) {
+    let waiting = eventually(Duration::from_secs(15), || async {
+        let n: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = $1",
+                &[&pid],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        (n > 0).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "never waited");
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600 + secs, 0).expect("valid time")
+}
+
+/// A new contact named by two workers at once: the second finds the first's
+/// row only once it is committed, outside its statement's snapshot, and
+/// upserts it again; the newer name and user id stay either way.
+#[tokio::test]
+async fn two_workers_naming_a_new_contact_at_once_leave_the_newest_name() {
+    for (first, second) in [(100, 200), (200, 100)] {
+        let db = TestDb::new().await.expect("db");
+        let watcher = db.client().await.expect("client");
+        let contact = |secs: i64| Contact {
+            address: "16505551234".into(),
+            name: Some(format!("name at {secs}")),
+            user_id: Some(format!("US.{secs}")),
+        };
+        let (a, b) = (contact(first), contact(second));
+
+        let mut one = db.client().await.expect("client");
+        let one = one.transaction().await.expect("transaction");
+        let dated = [Dated {
+            contact: &a,
+            at: at(first),
+        }];
+        upsert_contacts(&one, inlet_domain::Provider::Meta, &dated)
+            .await
+            .expect("first worker");
+
+        let mut other = db.client().await.expect("client");
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .expect("pid")
+            .get(0);
+        let second_worker = async {
+            let tx = other.transaction().await.expect("transaction");
+            let dated = [Dated {
+                contact: &b,
+                at: at(second),
+            }];
+            let ids = upsert_contacts(&tx, inlet_domain::Provider::Meta, &dated)
+                .await
+                .expect("second worker");
+            tx.commit().await.expect("committed");
+            ids
+        };
+        let first_worker = async {
+            until_waiting(&watcher, pid).await;
+            one.commit().await.expect("committed");
+        };
+        let (ids, ()) = tokio::join!(second_worker, first_worker);
+        assert_eq!(ids.len(), 1, "the contact's id");
+
+        let row = watcher
+            .query_one("SELECT name, user_id, count(*) OVER () FROM contacts", &[])
+            .await
+            .expect("contact");
+        let (name, user_id, rows): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(rows, 1);
+        assert_eq!(name, "name at 200", "first {first}");
+        assert_eq!(user_id, "US.200", "first {first}");
+    }
 }
