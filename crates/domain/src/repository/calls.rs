@@ -23,16 +23,42 @@ ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 // them. The status follows the newest event that carries one (`status_at`),
 // so a late `call.ringing` does not undo `call.completed`, also when a
 // summary (no status) came in between; the last event follows the newest.
-const UPSERT_CALLS: &str = "
+// Events of the same instant are ordered too, so that the outcome never
+// depends on which came last: a status by its place in the call's lifecycle
+// (`status_rank`), then by name, and the last event by name (byte order, as
+// `order` does for the events of one batch).
+/// Whether the incoming status wins over the stored one (see above).
+macro_rules! status_wins {
+    () => {
+        "EXCLUDED.status IS NOT NULL
+                       AND (calls.status_at IS NULL
+                            OR (EXCLUDED.status_at, EXCLUDED.status_rank,
+                                EXCLUDED.status COLLATE \"C\")
+                               >= (calls.status_at, calls.status_rank,
+                                   COALESCE(calls.status, '') COLLATE \"C\"))"
+    };
+}
+
+/// Whether the incoming event is the call's last (see above).
+macro_rules! last_event_wins {
+    () => {
+        "(EXCLUDED.last_event_at, EXCLUDED.last_event COLLATE \"C\")
+                           >= (calls.last_event_at, calls.last_event COLLATE \"C\")"
+    };
+}
+
+const UPSERT_CALLS: &str = concat!(
+    "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
-                   status, status_at, started_at, completed_at, last_event, last_event_at)
-SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_at,
-       t.started_at, t.completed_at, t.event, t.occurred_at
+                   status, status_rank, status_at, started_at, completed_at, last_event,
+                   last_event_at)
+SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_rank,
+       t.status_at, t.started_at, t.completed_at, t.event, t.occurred_at
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
-            $12::timestamptz[])
-     AS t(id, line, direction, from_address, to_address, status, status_at, started_at,
-          completed_at, event, occurred_at)
+            $8::int2[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+            $12::text[], $13::timestamptz[])
+     AS t(id, line, direction, from_address, to_address, status, status_rank, status_at,
+          started_at, completed_at, event, occurred_at)
 ON CONFLICT (provider, provider_call_id) DO UPDATE
    SET line_id = COALESCE(EXCLUDED.line_id, calls.line_id),
        direction = COALESCE(EXCLUDED.direction, calls.direction),
@@ -40,23 +66,52 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
        to_address = COALESCE(EXCLUDED.to_address, calls.to_address),
        started_at = COALESCE(EXCLUDED.started_at, calls.started_at),
        completed_at = COALESCE(EXCLUDED.completed_at, calls.completed_at),
-       status = CASE WHEN EXCLUDED.status IS NOT NULL
-                      AND (calls.status_at IS NULL OR EXCLUDED.status_at >= calls.status_at)
-                     THEN EXCLUDED.status ELSE calls.status END,
-       status_at = CASE WHEN EXCLUDED.status IS NOT NULL
-                         AND (calls.status_at IS NULL OR EXCLUDED.status_at >= calls.status_at)
-                        THEN EXCLUDED.status_at ELSE calls.status_at END,
-       last_event = CASE WHEN EXCLUDED.last_event_at >= calls.last_event_at
-                         THEN EXCLUDED.last_event ELSE calls.last_event END,
+       status = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status ELSE calls.status END,
+       status_rank = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status_rank ELSE calls.status_rank END,
+       status_at = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status_at ELSE calls.status_at END,
+       last_event = CASE WHEN ",
+    last_event_wins!(),
+    " THEN EXCLUDED.last_event ELSE calls.last_event END,
        last_event_at = GREATEST(EXCLUDED.last_event_at, calls.last_event_at),
-       updated_at = now()";
+       updated_at = now()"
+);
+
+/// Where a call status stands in a call's life: queued or initiated, then
+/// ringing, then in progress (answered), then any other status, an end
+/// (completed, missed, busy, failed, ...). Stored as `calls.status_rank`.
+fn status_rank(status: &str) -> i16 {
+    match status {
+        "queued" | "initiated" => 1,
+        "ringing" => 2,
+        "in-progress" | "answered" => 3,
+        _ => 4,
+    }
+}
+
+/// The order of a call's events of one batch, as the statement orders them
+/// against the stored row: by time, then by name.
+fn order(call: &Call) -> (DateTime<Utc>, &[u8]) {
+    (call.occurred_at, call.event.as_bytes())
+}
+
+/// The order of a call's statuses, as the statement orders them: by the time
+/// of the event that gave one, then by rank, then by name.
+fn status_order(status: &(String, i16, DateTime<Utc>)) -> (DateTime<Utc>, i16, &[u8]) {
+    (status.2, status.1, status.0.as_bytes())
+}
 
 /// One call's row from a batch's events.
 struct Merged<'a> {
     line: Option<&'a str>,
     call: Call,
-    /// The time of the newest event that gave a status.
-    status_at: Option<DateTime<Utc>>,
+    /// The winning status, its rank and the time of the event that gave it.
+    status: Option<(String, i16, DateTime<Utc>)>,
 }
 
 /// Stores a batch of call events (two statements, however many calls).
@@ -80,41 +135,61 @@ pub async fn store_calls(
         .await?;
 
     // One row per call: later events' facts win, earlier ones fill gaps; the
-    // status is the newest one given, with its event's time.
+    // status is the one that wins by `status_order`.
     let mut merged: BTreeMap<&str, Merged<'_>> = BTreeMap::new();
     let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
-    ordered.sort_by_key(|(_, c)| c.occurred_at);
+    ordered.sort_by(|(_, a), (_, b)| order(a).cmp(&order(b)));
     for (line, call) in ordered {
-        let status_at = call.status.is_some().then_some(call.occurred_at);
+        let status = call
+            .status
+            .as_ref()
+            .map(|s| (s.clone(), status_rank(s), call.occurred_at));
         match merged.get_mut(call.provider_call_id.as_str()) {
             None => {
                 let merge = Merged {
                     line: *line,
                     call: (*call).clone(),
-                    status_at,
+                    status,
                 };
                 merged.insert(&call.provider_call_id, merge);
             }
             Some(Merged {
                 line: l,
                 call: acc,
-                status_at: acc_status_at,
+                status: acc_status,
             }) => {
-                *acc_status_at = status_at.or(*acc_status_at);
+                if let Some(status) = status {
+                    if acc_status
+                        .as_ref()
+                        .is_none_or(|kept| status_order(&status) >= status_order(kept))
+                    {
+                        *acc_status = Some(status);
+                    }
+                }
                 *l = line.or(*l);
                 acc.event.clone_from(&call.event);
                 acc.occurred_at = call.occurred_at;
                 acc.direction = call.direction.or(acc.direction);
                 acc.from_address = call.from_address.clone().or(acc.from_address.take());
                 acc.to_address = call.to_address.clone().or(acc.to_address.take());
-                acc.status = call.status.clone().or(acc.status.take());
                 acc.started_at = call.started_at.or(acc.started_at);
                 acc.completed_at = call.completed_at.or(acc.completed_at);
             }
         }
     }
     let rows: Vec<(Option<&str>, &Call)> = merged.values().map(|m| (m.line, &m.call)).collect();
-    let status_times: Vec<Option<DateTime<Utc>>> = merged.values().map(|m| m.status_at).collect();
+    let statuses: Vec<Option<&str>> = merged
+        .values()
+        .map(|m| m.status.as_ref().map(|s| s.0.as_str()))
+        .collect();
+    let status_ranks: Vec<i16> = merged
+        .values()
+        .map(|m| m.status.as_ref().map_or(0, |s| s.1))
+        .collect();
+    let status_times: Vec<Option<DateTime<Utc>>> = merged
+        .values()
+        .map(|m| m.status.as_ref().map(|s| s.2))
+        .collect();
     let ids: Vec<&str> = rows
         .iter()
         .map(|(_, c)| c.provider_call_id.as_str())
@@ -129,7 +204,6 @@ pub async fn store_calls(
         .map(|(_, c)| c.from_address.as_deref())
         .collect();
     let tos: Vec<Option<&str>> = rows.iter().map(|(_, c)| c.to_address.as_deref()).collect();
-    let statuses: Vec<Option<&str>> = rows.iter().map(|(_, c)| c.status.as_deref()).collect();
     let started: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, c)| c.started_at).collect();
     let completed: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, c)| c.completed_at).collect();
     let events: Vec<&str> = rows.iter().map(|(_, c)| c.event.as_str()).collect();
@@ -145,6 +219,7 @@ pub async fn store_calls(
             &froms,
             &tos,
             &statuses,
+            &status_ranks,
             &status_times,
             &started,
             &completed,

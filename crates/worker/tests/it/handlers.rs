@@ -530,6 +530,33 @@ async fn a_calls_status_is_its_newest_status_in_any_order_and_batching() {
     }
 }
 
+/// A call's ringing and its end reported at the same instant leave the call
+/// ended, whatever order or batches they come in, and the same last event
+/// every time: the status by its place in the call's life, the last event by
+/// name. The event stored last used to decide both.
+#[tokio::test]
+async fn a_calls_events_of_one_instant_do_not_depend_on_order() {
+    let mut last_events = Vec::new();
+    for (i, batches) in orders(
+        || call("call.ringing", "ringing", 60),
+        || call("call.completed", "completed", 60),
+    )
+    .into_iter()
+    .enumerate()
+    {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::OpenPhone, &batch).await;
+        }
+        let status: String = one(&db, "SELECT status FROM calls").await;
+        assert_eq!(status, "completed", "case {i}");
+        let last: String = one(&db, "SELECT last_event FROM calls").await;
+        last_events.push(last);
+    }
+    last_events.dedup();
+    assert_eq!(last_events.len(), 1, "{last_events:?}");
+}
+
 fn line(status: &str, secs: i64) -> DomainEvent {
     event(
         Provider::Bridge,
