@@ -32,17 +32,24 @@ ON CONFLICT (provider, address) DO UPDATE
        <= (EXCLUDED.consent_changed_at, EXCLUDED.opted_out,
            EXCLUDED.consent_message_id COLLATE \"C\")";
 
+// Only a newer change applies. Changes of the same instant are ordered too,
+// so that the outcome never depends on which came last: a deletion stands
+// over an update, then the higher record (PostgreSQL's order of `jsonb`).
+// The same order picks one change per contact from a batch (`DISTINCT ON`),
+// and the rows go in id order, as every transaction writes them.
 const UPSERT_PROVIDER_CONTACTS: &str = "
 INSERT INTO provider_contacts (provider, provider_contact_id, deleted, data, changed_at)
-SELECT $1, t.id, t.deleted, t.data, t.changed_at
+SELECT DISTINCT ON (t.id) $1, t.id, t.deleted, t.data, t.changed_at
 FROM UNNEST($2::text[], $3::bool[], $4::jsonb[], $5::timestamptz[])
      AS t(id, deleted, data, changed_at)
+ORDER BY t.id, t.changed_at DESC, t.deleted DESC, t.data DESC
 ON CONFLICT (provider, provider_contact_id) DO UPDATE
    SET deleted = EXCLUDED.deleted,
        data = EXCLUDED.data,
        changed_at = EXCLUDED.changed_at,
        updated_at = now()
- WHERE provider_contacts.changed_at <= EXCLUDED.changed_at";
+ WHERE (provider_contacts.changed_at, provider_contacts.deleted, provider_contacts.data)
+       <= (EXCLUDED.changed_at, EXCLUDED.deleted, EXCLUDED.data)";
 
 /// Records opt-outs and opt-ins in one statement; the newest decision per
 /// contact wins.
@@ -101,21 +108,13 @@ pub async fn upsert_provider_contacts(
     if changes.is_empty() {
         return Ok(());
     }
-    let mut newest: BTreeMap<&str, &ContactChange> = BTreeMap::new();
-    for c in changes {
-        let entry = newest.entry(c.provider_contact_id.as_str()).or_insert(c);
-        if c.occurred_at >= entry.occurred_at {
-            *entry = c;
-        }
-    }
-    let rows: Vec<&ContactChange> = newest.into_values().collect();
-    let ids: Vec<&str> = rows
+    let ids: Vec<&str> = changes
         .iter()
         .map(|c| c.provider_contact_id.as_str())
         .collect();
-    let deleted: Vec<bool> = rows.iter().map(|c| c.action == "deleted").collect();
-    let data: Vec<&Value> = rows.iter().map(|c| &c.data).collect();
-    let times: Vec<DateTime<Utc>> = rows.iter().map(|c| c.occurred_at).collect();
+    let deleted: Vec<bool> = changes.iter().map(|c| c.action == "deleted").collect();
+    let data: Vec<&Value> = changes.iter().map(|c| &c.data).collect();
+    let times: Vec<DateTime<Utc>> = changes.iter().map(|c| c.occurred_at).collect();
     let stmt = tx.prepare_cached(UPSERT_PROVIDER_CONTACTS).await?;
     tx.execute(&stmt, &[&provider.as_str(), &ids, &deleted, &data, &times])
         .await?;

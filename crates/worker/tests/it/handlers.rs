@@ -614,6 +614,53 @@ async fn provider_contacts_and_account_events_are_stored_once() {
     assert_eq!(accounts, 1);
 }
 
+/// OpenPhone contact records of one instant leave the same record whatever
+/// order or batches they come in: a deletion over an update, and of two
+/// updates the same one every time. The record stored last used to stay.
+#[tokio::test]
+async fn provider_contact_records_of_one_instant_do_not_depend_on_order() {
+    let contact = |action: &str, name: &str| {
+        let action = action.to_owned();
+        let name = name.to_owned();
+        move || {
+            event(
+                Provider::OpenPhone,
+                EventBody::Contact(ContactChange {
+                    provider_contact_id: "CT1".into(),
+                    action: action.clone(),
+                    occurred_at: at(5),
+                    data: json!({"firstName": name}),
+                }),
+            )
+        }
+    };
+    let pairs = [
+        (contact("updated", "Ada"), contact("deleted", "Ada")),
+        (contact("updated", "Ada"), contact("updated", "Ada L.")),
+    ];
+    for (p, (a, b)) in pairs.into_iter().enumerate() {
+        let mut outcomes = Vec::new();
+        for (i, batches) in orders(&a, &b).into_iter().enumerate() {
+            let db = TestDb::new().await.expect("db");
+            for batch in batches {
+                store(&db, Provider::OpenPhone, &batch).await;
+            }
+            let client = db.client().await.expect("client");
+            let row = client
+                .query_one("SELECT deleted, data::text FROM provider_contacts", &[])
+                .await
+                .expect("record");
+            let outcome: (bool, String) = (row.get(0), row.get(1));
+            if p == 0 {
+                assert!(outcome.0, "a deletion stands, case {i}");
+            }
+            outcomes.push(outcome);
+        }
+        outcomes.dedup();
+        assert_eq!(outcomes.len(), 1, "pair {p}: {outcomes:?}");
+    }
+}
+
 /// A reaction event by `reactor` on one message.
 fn reaction_by(reactor: &str, id: &str, emoji: Option<&str>, secs: i64) -> DomainEvent {
     event(
