@@ -24,17 +24,18 @@ ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 // so a late `call.ringing` does not undo `call.completed`, also when a
 // summary (no status) came in between; the last event follows the newest.
 // Events of the same instant are ordered too, so that the outcome never
-// depends on which came last: a status by its place in the call's lifecycle
-// (`status_rank`), then by name, and the last event by name (byte order, as
-// `order` does for the events of one batch).
+// depends on which came last: a status by its place in the call's life
+// (`inlet_call_status_rank`, V13), then by name, and the last event by name
+// (byte order, as `order` and `status_order` do for the events of one batch).
+
 /// Whether the incoming status wins over the stored one (see above).
 macro_rules! status_wins {
     () => {
         "EXCLUDED.status IS NOT NULL
                        AND (calls.status_at IS NULL
-                            OR (EXCLUDED.status_at, EXCLUDED.status_rank,
+                            OR (EXCLUDED.status_at, inlet_call_status_rank(EXCLUDED.status),
                                 EXCLUDED.status COLLATE \"C\")
-                               >= (calls.status_at, calls.status_rank,
+                               >= (calls.status_at, inlet_call_status_rank(calls.status),
                                    COALESCE(calls.status, '') COLLATE \"C\"))"
     };
 }
@@ -50,15 +51,14 @@ macro_rules! last_event_wins {
 const UPSERT_CALLS: &str = concat!(
     "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
-                   status, status_rank, status_at, started_at, completed_at, last_event,
-                   last_event_at)
-SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_rank,
-       t.status_at, t.started_at, t.completed_at, t.event, t.occurred_at
+                   status, status_at, started_at, completed_at, last_event, last_event_at)
+SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_at,
+       t.started_at, t.completed_at, t.event, t.occurred_at
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::int2[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-            $12::text[], $13::timestamptz[])
-     AS t(id, line, direction, from_address, to_address, status, status_rank, status_at,
-          started_at, completed_at, event, occurred_at)
+            $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+            $12::timestamptz[])
+     AS t(id, line, direction, from_address, to_address, status, status_at, started_at,
+          completed_at, event, occurred_at)
 ON CONFLICT (provider, provider_call_id) DO UPDATE
    SET line_id = COALESCE(EXCLUDED.line_id, calls.line_id),
        direction = COALESCE(EXCLUDED.direction, calls.direction),
@@ -69,9 +69,6 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
        status = CASE WHEN ",
     status_wins!(),
     " THEN EXCLUDED.status ELSE calls.status END,
-       status_rank = CASE WHEN ",
-    status_wins!(),
-    " THEN EXCLUDED.status_rank ELSE calls.status_rank END,
        status_at = CASE WHEN ",
     status_wins!(),
     " THEN EXCLUDED.status_at ELSE calls.status_at END,
@@ -84,8 +81,9 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
 
 /// Where a call status stands in a call's life: queued or initiated, then
 /// ringing, then in progress (answered), then any other status, an end
-/// (completed, missed, busy, failed, ...). Stored as `calls.status_rank`.
-fn status_rank(status: &str) -> i16 {
+/// (completed, missed, busy, failed, ...). The same ranks as the database's
+/// `inlet_call_status_rank` (V13), which the statement uses.
+pub fn call_status_rank(status: &str) -> i16 {
     match status {
         "queued" | "initiated" => 1,
         "ringing" => 2,
@@ -143,7 +141,7 @@ pub async fn store_calls(
         let status = call
             .status
             .as_ref()
-            .map(|s| (s.clone(), status_rank(s), call.occurred_at));
+            .map(|s| (s.clone(), call_status_rank(s), call.occurred_at));
         match merged.get_mut(call.provider_call_id.as_str()) {
             None => {
                 let merge = Merged {
@@ -182,10 +180,6 @@ pub async fn store_calls(
         .values()
         .map(|m| m.status.as_ref().map(|s| s.0.as_str()))
         .collect();
-    let status_ranks: Vec<i16> = merged
-        .values()
-        .map(|m| m.status.as_ref().map_or(0, |s| s.1))
-        .collect();
     let status_times: Vec<Option<DateTime<Utc>>> = merged
         .values()
         .map(|m| m.status.as_ref().map(|s| s.2))
@@ -219,7 +213,6 @@ pub async fn store_calls(
             &froms,
             &tos,
             &statuses,
-            &status_ranks,
             &status_times,
             &started,
             &completed,

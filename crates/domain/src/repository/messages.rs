@@ -357,11 +357,18 @@ fn wins(given: Timed<'_>, stored: Option<&str>, stored_at: Option<DateTime<Utc>>
         })
 }
 
-/// Keeps in `kept` whichever of it and `given` wins.
+/// Keeps in `kept` the newer of it and `given`, in the same instant the
+/// higher in byte order: of a batch's values, the one the rule of [`wins`]
+/// would leave stored, whatever their order.
 fn keep_winner<'a>(kept: &mut Option<Timed<'a>>, given: Timed<'a>) {
-    if kept.is_none_or(|(value, at)| wins(given, Some(value), Some(at))) {
+    if kept.is_none_or(|k| timed_order(given) > timed_order(k)) {
         *kept = Some(given);
     }
+}
+
+/// The order of [`keep_winner`]: by time, then by value in byte order.
+fn timed_order(timed: Timed<'_>) -> (DateTime<Utc>, &[u8]) {
+    (timed.1, timed.0.as_bytes())
 }
 
 /// Whether `contact` tells the stored row something it lacks: a name or a
@@ -609,6 +616,17 @@ mod tests {
                 keep_winner(&mut kept, (value, at(secs)));
             }
             assert_eq!(kept, Some(("b", at(5))));
+        }
+        // A value given again by a newer message is newer, not the same.
+        for order in [
+            [("a", 1), ("a", 3), ("b", 2)],
+            [("a", 3), ("a", 1), ("b", 2)],
+        ] {
+            let mut kept = None;
+            for (value, secs) in order {
+                keep_winner(&mut kept, (value, at(secs)));
+            }
+            assert_eq!(kept, Some(("a", at(3))));
         }
     }
 }

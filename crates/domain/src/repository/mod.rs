@@ -16,7 +16,7 @@ mod reactions;
 mod statuses;
 pub(crate) mod text;
 
-pub use calls::store_calls;
+pub use calls::{call_status_rank, store_calls};
 pub use contacts::{apply_consents, upsert_provider_contacts};
 pub use deadpool_postgres::Client;
 pub use error::RepoError;

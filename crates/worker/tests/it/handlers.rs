@@ -7,7 +7,7 @@ use inlet_domain::event::{
     AccountEvent, Call, ConsentChange, Contact, ContactChange, DeliveryState, Direction,
     DomainEvent, EventBody, LineStatus, Message, Reaction, StatusUpdate,
 };
-use inlet_domain::repository::apply_consents;
+use inlet_domain::repository::{apply_consents, call_status_rank};
 use inlet_domain::Provider;
 use inlet_testkit::TestDb;
 use inlet_worker::handlers::apply;
@@ -200,11 +200,12 @@ async fn a_contacts_user_id_follows_its_newest_message_in_any_order_and_batching
 
 /// Two names (or user ids) of one contact from messages of the same second
 /// (Meta's times are whole seconds) leave the same one whatever order or
-/// batches they come in: the higher in byte order. The message stored last
-/// used to win.
+/// batches they come in: the higher in byte order, each field on its own
+/// (here one message gives the winning name, the other the winning id). The
+/// message stored last used to win.
 #[tokio::test]
 async fn a_contacts_name_and_user_id_of_one_second_do_not_depend_on_order() {
-    let a = || inbound_from("wamid.a", Some("Ann"), Some("US.a"), 100);
+    let a = || inbound_from("wamid.a", Some("Zoe"), Some("US.a"), 100);
     let b = || inbound_from("wamid.b", Some("Anna"), Some("US.b"), 100);
     for (i, batches) in orders(a, b).into_iter().enumerate() {
         let db = TestDb::new().await.expect("db");
@@ -215,7 +216,7 @@ async fn a_contacts_name_and_user_id_of_one_second_do_not_depend_on_order() {
         let user_id: String = one(&db, "SELECT user_id FROM contacts").await;
         assert_eq!(
             (name.as_str(), user_id.as_str()),
-            ("Anna", "US.b"),
+            ("Zoe", "US.b"),
             "case {i}"
         );
     }
@@ -555,6 +556,62 @@ async fn a_calls_events_of_one_instant_do_not_depend_on_order() {
     }
     last_events.dedup();
     assert_eq!(last_events.len(), 1, "{last_events:?}");
+}
+
+/// The worker ranks a batch's call statuses as the database ranks stored
+/// ones (`inlet_call_status_rank`): were they to differ, a batch and the
+/// stored row would disagree on which of two statuses of one instant stands.
+#[tokio::test]
+async fn the_worker_and_the_database_rank_call_statuses_alike() {
+    let db = TestDb::new().await.expect("db");
+    let client = db.client().await.expect("client");
+    for status in [
+        "queued",
+        "initiated",
+        "ringing",
+        "in-progress",
+        "answered",
+        "completed",
+        "no-answer",
+        "busy",
+        "failed",
+        "canceled",
+        "missed",
+        "a-status-not-yet-known",
+        "",
+    ] {
+        let stored: i16 = client
+            .query_one("SELECT inlet_call_status_rank($1)", &[&status])
+            .await
+            .expect("rank")
+            .get(0);
+        assert_eq!(stored, call_status_rank(status), "{status:?}");
+    }
+}
+
+/// A call stored by a previous version (which knew no ranks) is ranked by
+/// its status: a ringing of the same instant, stored after, leaves it ended.
+#[tokio::test]
+async fn a_call_stored_before_the_upgrade_is_ranked_by_its_status() {
+    let db = TestDb::new().await.expect("db");
+    let client = db.client().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO calls (provider, provider_call_id, status, status_at, last_event,
+                                last_event_at)
+             VALUES ('openphone', 'AC1', 'completed', $1, 'call.completed', $1)",
+            &[&at(60)],
+        )
+        .await
+        .expect("a call as stored before");
+    store(
+        &db,
+        Provider::OpenPhone,
+        &[call("call.ringing", "ringing", 60)],
+    )
+    .await;
+    let status: String = one(&db, "SELECT status FROM calls").await;
+    assert_eq!(status, "completed");
 }
 
 fn line(status: &str, secs: i64) -> DomainEvent {
