@@ -19,8 +19,8 @@ FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
 ORDER BY t.id, t.event
 ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 
-// Facts (parties, start and end times) are filled in whenever an event knows
-// them. The status follows the newest event that carries one (`status_at`),
+// Facts (line, parties, start and end times) come from the newest event that
+// knows them, older events filling gaps, as within a batch. The status follows the newest event that carries one (`status_at`),
 // so a late `call.ringing` does not undo `call.completed`, also when a
 // summary (no status) came in between; the last event follows the newest.
 // Events of the same instant are ordered too, so that the outcome never
@@ -48,6 +48,27 @@ macro_rules! last_event_wins {
     };
 }
 
+/// A fact (`$column`) from the newer of the incoming event and the stored
+/// row's last, the other filling a gap.
+macro_rules! fact {
+    ($column:literal) => {
+        concat!(
+            $column,
+            " = CASE WHEN ",
+            last_event_wins!(),
+            " THEN COALESCE(EXCLUDED.",
+            $column,
+            ", calls.",
+            $column,
+            ") ELSE COALESCE(calls.",
+            $column,
+            ", EXCLUDED.",
+            $column,
+            ") END"
+        )
+    };
+}
+
 const UPSERT_CALLS: &str = concat!(
     "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
@@ -60,12 +81,24 @@ FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text
      AS t(id, line, direction, from_address, to_address, status, status_at, started_at,
           completed_at, event, occurred_at)
 ON CONFLICT (provider, provider_call_id) DO UPDATE
-   SET line_id = COALESCE(EXCLUDED.line_id, calls.line_id),
-       direction = COALESCE(EXCLUDED.direction, calls.direction),
-       from_address = COALESCE(EXCLUDED.from_address, calls.from_address),
-       to_address = COALESCE(EXCLUDED.to_address, calls.to_address),
-       started_at = COALESCE(EXCLUDED.started_at, calls.started_at),
-       completed_at = COALESCE(EXCLUDED.completed_at, calls.completed_at),
+   SET ",
+    fact!("line_id"),
+    ",
+       ",
+    fact!("direction"),
+    ",
+       ",
+    fact!("from_address"),
+    ",
+       ",
+    fact!("to_address"),
+    ",
+       ",
+    fact!("started_at"),
+    ",
+       ",
+    fact!("completed_at"),
+    ",
        status = CASE WHEN ",
     status_wins!(),
     " THEN EXCLUDED.status ELSE calls.status END,

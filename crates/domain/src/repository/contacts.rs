@@ -8,8 +8,9 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-// Creates the contact if it is new; a decision older than the one stored
-// changes nothing, so redeliveries and late arrivals are harmless. Two
+// Creates the contact if it is new; a decision no newer than the one stored
+// changes nothing (a redelivered one leaves the row untouched), so
+// redeliveries and late arrivals are harmless. Two
 // decisions of the same second (Meta's timestamps are whole seconds) are
 // ordered too, so that the outcome never depends on which came last: an
 // opt-out before an opt-in, then the higher message id (`consent_order` is
@@ -29,14 +30,15 @@ ON CONFLICT (provider, address) DO UPDATE
  WHERE contacts.consent_changed_at IS NULL
     OR (contacts.consent_changed_at, contacts.opted_out,
         COALESCE(contacts.consent_message_id, '') COLLATE \"C\")
-       <= (EXCLUDED.consent_changed_at, EXCLUDED.opted_out,
+       < (EXCLUDED.consent_changed_at, EXCLUDED.opted_out,
            EXCLUDED.consent_message_id COLLATE \"C\")";
 
 // Only a newer change applies. Changes of the same instant are ordered too,
 // so that the outcome never depends on which came last: a deletion stands
 // over an update, then the higher record (PostgreSQL's order of `jsonb`).
 // The same order picks one change per contact from a batch (`DISTINCT ON`),
-// and the rows go in id order, as every transaction writes them.
+// and the rows go in id order, as every transaction writes them. A
+// redelivered change is not newer: its row stays untouched.
 const UPSERT_PROVIDER_CONTACTS: &str = "
 INSERT INTO provider_contacts (provider, provider_contact_id, deleted, data, changed_at)
 SELECT DISTINCT ON (t.id) $1, t.id, t.deleted, t.data, t.changed_at
@@ -49,7 +51,7 @@ ON CONFLICT (provider, provider_contact_id) DO UPDATE
        changed_at = EXCLUDED.changed_at,
        updated_at = now()
  WHERE (provider_contacts.changed_at, provider_contacts.deleted, provider_contacts.data)
-       <= (EXCLUDED.changed_at, EXCLUDED.deleted, EXCLUDED.data)";
+       < (EXCLUDED.changed_at, EXCLUDED.deleted, EXCLUDED.data)";
 
 /// Records opt-outs and opt-ins in one statement; the newest decision per
 /// contact wins.

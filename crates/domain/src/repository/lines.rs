@@ -6,22 +6,25 @@ use crate::provider::Provider;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
-// Only a change at least as new as the stored one applies; two of the same
-// instant are ordered by status (byte order), never by which came last.
+// Only a newer change applies; two of the same instant are ordered by
+// status (byte order), then by their data (PostgreSQL's order of `jsonb`),
+// never by which came last. The same order picks one change per line from a
+// batch (`DISTINCT ON`). A redelivered change is not newer: its row stays
+// untouched.
 const UPSERT_LINE_STATUS: &str = "
 INSERT INTO line_status (provider, line_id, status, changed_at, data)
-SELECT $1, t.line, t.status, t.changed_at, t.data
+SELECT DISTINCT ON (t.line) $1, t.line, t.status, t.changed_at, t.data
 FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
      AS t(line, status, changed_at, data)
+ORDER BY t.line, t.changed_at DESC, t.status COLLATE \"C\" DESC, t.data DESC
 ON CONFLICT (provider, line_id) DO UPDATE
    SET status = EXCLUDED.status,
        changed_at = EXCLUDED.changed_at,
        data = EXCLUDED.data,
        updated_at = now()
- WHERE (line_status.changed_at, line_status.status COLLATE \"C\")
-       <= (EXCLUDED.changed_at, EXCLUDED.status COLLATE \"C\")";
+ WHERE (line_status.changed_at, line_status.status COLLATE \"C\", line_status.data)
+       < (EXCLUDED.changed_at, EXCLUDED.status COLLATE \"C\", EXCLUDED.data)";
 
 // In key order, so two workers storing the same events at once never wait
 // for each other both ways (a deadlock).
@@ -42,17 +45,10 @@ pub async fn upsert_line_status(
     if changes.is_empty() {
         return Ok(());
     }
-    let mut newest: BTreeMap<&str, &LineStatus> = BTreeMap::new();
-    for (line, s) in changes {
-        let entry = newest.entry(line).or_insert(s);
-        if (s.occurred_at, s.status.as_bytes()) >= (entry.occurred_at, entry.status.as_bytes()) {
-            *entry = s;
-        }
-    }
-    let lines: Vec<&str> = newest.keys().copied().collect();
-    let statuses: Vec<&str> = newest.values().map(|s| s.status.as_str()).collect();
-    let times: Vec<DateTime<Utc>> = newest.values().map(|s| s.occurred_at).collect();
-    let data: Vec<&Value> = newest.values().map(|s| &s.data).collect();
+    let lines: Vec<&str> = changes.iter().map(|(line, _)| *line).collect();
+    let statuses: Vec<&str> = changes.iter().map(|(_, s)| s.status.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = changes.iter().map(|(_, s)| s.occurred_at).collect();
+    let data: Vec<&Value> = changes.iter().map(|(_, s)| &s.data).collect();
     let stmt = tx.prepare_cached(UPSERT_LINE_STATUS).await?;
     tx.execute(
         &stmt,

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 // its removal the same id and often the same second, so events of the same
 // instant are ordered too, never by which came last (a redelivered reaction
 // must not undo its removal): a removal after a reaction, then by emoji and
-// event id in byte order (`reaction_order`, the same order in Rust).
+// event id in byte order (`reaction_order`, the same order in Rust). A
+// redelivered event is not newer: its row stays untouched.
 const UPSERT_REACTIONS: &str = "
 INSERT INTO reactions (provider, target_message_id, reactor, emoji, provider_event_id,
                        reacted_at, raw)
@@ -28,7 +29,7 @@ ON CONFLICT (provider, target_message_id, reactor) DO UPDATE
        updated_at = now()
  WHERE (reactions.reacted_at, reactions.emoji IS NULL,
         COALESCE(reactions.emoji, '') COLLATE \"C\", reactions.provider_event_id COLLATE \"C\")
-       <= (EXCLUDED.reacted_at, EXCLUDED.emoji IS NULL,
+       < (EXCLUDED.reacted_at, EXCLUDED.emoji IS NULL,
            COALESCE(EXCLUDED.emoji, '') COLLATE \"C\", EXCLUDED.provider_event_id COLLATE \"C\")";
 
 /// Stores a batch of reactions in one statement.

@@ -558,6 +558,38 @@ async fn a_calls_events_of_one_instant_do_not_depend_on_order() {
     assert_eq!(last_events.len(), 1, "{last_events:?}");
 }
 
+/// A call's facts come from its newest event that knows them, whatever order
+/// or batches its events come in (here the callee, as a forwarded call's
+/// later event names it). The event stored last used to set them.
+#[tokio::test]
+async fn a_calls_facts_come_from_its_newest_event_in_any_order() {
+    let to = |event_name: &'static str, callee: &'static str, secs: i64| {
+        move || {
+            let mut e = call_event("AC1", event_name, None, secs);
+            if let EventBody::Call(c) = &mut e.body {
+                c.to_address = Some(callee.into());
+            }
+            e
+        }
+    };
+    for (i, batches) in orders(
+        to("call.ringing", "+15550000001", 10),
+        to("call.forwarded", "+15550000002", 20),
+    )
+    .into_iter()
+    .enumerate()
+    {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::OpenPhone, &batch).await;
+        }
+        let callee: String = one(&db, "SELECT to_address FROM calls").await;
+        assert_eq!(callee, "+15550000002", "case {i}");
+        let caller: String = one(&db, "SELECT from_address FROM calls").await;
+        assert_eq!(caller, "+16505551234", "case {i}");
+    }
+}
+
 /// The worker ranks a batch's call statuses as the database ranks stored
 /// ones (`inlet_call_status_rank`): were they to differ, a batch and the
 /// stored row would disagree on which of two statuses of one instant stands.
@@ -741,6 +773,73 @@ fn consent(address: &str, id: &str, opted_out: bool, secs: i64) -> ConsentChange
         provider_message_id: id.into(),
         occurred_at: at(secs),
     }
+}
+
+/// Two reports of one line's state at the same instant with different data
+/// leave the same report whatever order or batches they come in.
+#[tokio::test]
+async fn line_states_of_one_instant_do_not_depend_on_order() {
+    let report = |session: &'static str| {
+        move || {
+            event(
+                Provider::Bridge,
+                EventBody::LineStatus(LineStatus {
+                    status: "connected".into(),
+                    occurred_at: at(5),
+                    data: json!({"status": "connected", "session": session}),
+                }),
+            )
+        }
+    };
+    let mut outcomes = Vec::new();
+    for batches in orders(report("s1"), report("s2")) {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::Bridge, &batch).await;
+        }
+        let data: String = one(&db, "SELECT data::text FROM line_status").await;
+        outcomes.push(data);
+    }
+    outcomes.dedup();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+}
+
+/// A redelivered event (its ack lost after the commit, or a provider's retry
+/// after the gateway's dedup window) leaves the rows it set untouched: the
+/// same row version, the same `updated_at`. An identical copy used to rewrite
+/// the reaction, the consent decision, the contact record and the line state.
+#[tokio::test]
+async fn a_redelivered_event_leaves_its_rows_untouched() {
+    let db = TestDb::new().await.expect("db");
+    let meta = vec![reaction("r1", Some("👍"), 5)];
+    let stop = consent("16505550000", "wamid.stop", true, 5);
+    let openphone = vec![event(
+        Provider::OpenPhone,
+        EventBody::Contact(ContactChange {
+            provider_contact_id: "CT1".into(),
+            action: "updated".into(),
+            occurred_at: at(5),
+            data: json!({"firstName": "Ada"}),
+        }),
+    )];
+    let bridge = vec![line("connected", 5)];
+    let versions = "SELECT concat_ws(' / ',
+                        (SELECT xmin::text || updated_at::text FROM reactions),
+                        (SELECT xmin::text || updated_at::text FROM contacts
+                         WHERE address = '16505550000'),
+                        (SELECT xmin::text || updated_at::text FROM provider_contacts),
+                        (SELECT xmin::text || updated_at::text FROM line_status))";
+    let mut seen = Vec::new();
+    for _copy in 0..2 {
+        store(&db, Provider::Meta, &meta).await;
+        record_consents(&db, &[&stop]).await;
+        store(&db, Provider::OpenPhone, &openphone).await;
+        store(&db, Provider::Bridge, &bridge).await;
+        let rows: String = one(&db, versions).await;
+        assert_eq!(rows.split(" / ").count(), 4, "a row is missing: {rows}");
+        seen.push(rows);
+    }
+    assert_eq!(seen[0], seen[1]);
 }
 
 async fn record_consents(db: &TestDb, changes: &[&ConsentChange]) {
