@@ -50,21 +50,13 @@ macro_rules! last_event_wins {
 
 /// A fact (`$column`) from the newer of the incoming event and the stored
 /// row's last, the other filling a gap.
+#[rustfmt::skip]
 macro_rules! fact {
     ($column:literal) => {
         concat!(
-            $column,
-            " = CASE WHEN ",
-            last_event_wins!(),
-            " THEN COALESCE(EXCLUDED.",
-            $column,
-            ", calls.",
-            $column,
-            ") ELSE COALESCE(calls.",
-            $column,
-            ", EXCLUDED.",
-            $column,
-            ") END"
+            $column, " = CASE WHEN ", last_event_wins!(),
+            " THEN COALESCE(EXCLUDED.", $column, ", calls.", $column, ")",
+            " ELSE COALESCE(calls.", $column, ", EXCLUDED.", $column, ") END"
         )
     };
 }

@@ -21,42 +21,41 @@ FROM contacts WHERE provider = $1 AND address = ANY($2)";
 /// value from a newer message, or from one of the same instant (Meta's times
 /// are whole seconds) that is higher in byte order; always, over a value
 /// stored without a time. [`wins`] is the same rule in Rust.
+#[rustfmt::skip]
 macro_rules! wins {
     ($new:literal, $old:literal, $field:literal) => {
         concat!(
-            "(",
-            $new,
-            ".",
-            $field,
-            " IS NOT NULL AND ",
-            $new,
-            ".",
-            $field,
-            " IS DISTINCT FROM ",
-            $old,
-            ".",
-            $field,
-            " AND (",
-            $old,
-            ".",
-            $field,
-            "_at IS NULL OR (",
-            $new,
-            ".",
-            $field,
-            "_at, ",
-            $new,
-            ".",
-            $field,
-            " COLLATE \"C\") > (",
-            $old,
-            ".",
-            $field,
-            "_at, COALESCE(",
-            $old,
-            ".",
-            $field,
-            ", '') COLLATE \"C\")))"
+            "(", $new, ".", $field, " IS NOT NULL",
+            " AND ", $new, ".", $field, " IS DISTINCT FROM ", $old, ".", $field,
+            " AND (", $old, ".", $field, "_at IS NULL",
+            " OR (", $new, ".", $field, "_at, ", $new, ".", $field, " COLLATE \"C\")",
+            " > (", $old, ".", $field, "_at, COALESCE(", $old, ".", $field, ", '') COLLATE \"C\")))"
+        )
+    };
+}
+
+/// The `SET` list that takes each field from `$new` where it wins over
+/// `$old`'s (see `wins!`), with its time.
+macro_rules! take_winners {
+    ($new:literal, $old:literal) => {
+        concat!(
+            take_winner!($new, $old, "name"),
+            ",\n           ",
+            take_winner!($new, $old, "user_id"),
+            ",\n           updated_at = now()"
+        )
+    };
+}
+
+/// `$field` and `$field_at` from `$new` where it wins over `$old`'s.
+#[rustfmt::skip]
+macro_rules! take_winner {
+    ($new:literal, $old:literal, $field:literal) => {
+        concat!(
+            $field, " = CASE WHEN ", wins!($new, $old, $field),
+            " THEN ", $new, ".", $field, " ELSE ", $old, ".", $field, " END,\n           ",
+            $field, "_at = CASE WHEN ", wins!($new, $old, $field),
+            " THEN ", $new, ".", $field, "_at ELSE ", $old, ".", $field, "_at END"
         )
     };
 }
@@ -94,19 +93,9 @@ WITH input AS (
        FOR UPDATE OF c
 ), updated AS (
     UPDATE contacts c
-       SET name = CASE WHEN ",
-    wins!("ch", "c", "name"),
-    " THEN ch.name ELSE c.name END,
-           name_at = CASE WHEN ",
-    wins!("ch", "c", "name"),
-    " THEN ch.name_at ELSE c.name_at END,
-           user_id = CASE WHEN ",
-    wins!("ch", "c", "user_id"),
-    " THEN ch.user_id ELSE c.user_id END,
-           user_id_at = CASE WHEN ",
-    wins!("ch", "c", "user_id"),
-    " THEN ch.user_id_at ELSE c.user_id_at END,
-           updated_at = now()
+       SET ",
+    take_winners!("ch", "c"),
+    "
       FROM changed ch
      WHERE c.id = ch.id
 )
@@ -124,19 +113,9 @@ SELECT $1, t.address, t.name, t.user_id, t.name_at, t.user_id_at
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
      AS t(address, name, user_id, name_at, user_id_at)
 ON CONFLICT (provider, address) DO UPDATE
-   SET name = CASE WHEN ",
-    wins!("EXCLUDED", "contacts", "name"),
-    " THEN EXCLUDED.name ELSE contacts.name END,
-       name_at = CASE WHEN ",
-    wins!("EXCLUDED", "contacts", "name"),
-    " THEN EXCLUDED.name_at ELSE contacts.name_at END,
-       user_id = CASE WHEN ",
-    wins!("EXCLUDED", "contacts", "user_id"),
-    " THEN EXCLUDED.user_id ELSE contacts.user_id END,
-       user_id_at = CASE WHEN ",
-    wins!("EXCLUDED", "contacts", "user_id"),
-    " THEN EXCLUDED.user_id_at ELSE contacts.user_id_at END,
-       updated_at = now()
+   SET ",
+    take_winners!("EXCLUDED", "contacts"),
+    "
 RETURNING id, address"
 );
 

@@ -65,19 +65,7 @@ async fn race(table: &str, other: OtherWorker, store: Store) -> i64 {
         tx.commit().await.expect("committed");
     };
     let other_worker = async {
-        let waiting = eventually(Duration::from_secs(15), || async {
-            let n: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = $1",
-                    &[&batch_pid],
-                )
-                .await
-                .expect("pg_locks")
-                .get(0);
-            (n > 0).then_some(())
-        })
-        .await;
-        assert!(waiting.is_some(), "the batch never waited");
+        until_waiting(&watcher, batch_pid).await;
         let second = other_tx.batch_execute(&other.second).await;
         assert!(second.is_ok(), "deadlock: {second:?}");
         other_tx.commit().await.expect("committed");
