@@ -584,28 +584,29 @@ mod tests {
         );
     }
 
+    /// What a batch keeps of `values` (value, seconds), in the order given.
+    fn kept<'a>(values: &[(&'a str, i64)]) -> Option<(&'a str, DateTime<Utc>)> {
+        let mut kept = None;
+        for &(value, secs) in values {
+            keep_winner(&mut kept, (value, at(secs)));
+        }
+        kept
+    }
+
     #[test]
     fn of_several_values_in_a_batch_the_newest_then_the_highest_stays() {
         for order in [
             [("b", 5), ("a", 5), ("c", 4)],
             [("c", 4), ("a", 5), ("b", 5)],
         ] {
-            let mut kept = None;
-            for (value, secs) in order {
-                keep_winner(&mut kept, (value, at(secs)));
-            }
-            assert_eq!(kept, Some(("b", at(5))));
+            assert_eq!(kept(&order), Some(("b", at(5))));
         }
         // A value given again by a newer message is newer, not the same.
         for order in [
             [("a", 1), ("a", 3), ("b", 2)],
             [("a", 3), ("a", 1), ("b", 2)],
         ] {
-            let mut kept = None;
-            for (value, secs) in order {
-                keep_winner(&mut kept, (value, at(secs)));
-            }
-            assert_eq!(kept, Some(("a", at(3))));
+            assert_eq!(kept(&order), Some(("a", at(3))));
         }
     }
 }
