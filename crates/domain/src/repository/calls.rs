@@ -19,14 +19,16 @@ FROM UNNEST($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
 ORDER BY t.id, t.event
 ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 
-// Facts (line, parties, start and end times) come from the newest event that
-// knows them, older events filling gaps, as within a batch. The status follows the newest event that carries one (`status_at`),
-// so a late `call.ringing` does not undo `call.completed`, also when a
-// summary (no status) came in between; the last event follows the newest.
-// Events of the same instant are ordered too, so that the outcome never
-// depends on which came last: a status by its place in the call's life
-// (`inlet_call_status_rank`, V13), then by name, and the last event by name
-// (byte order, as `order` and `status_order` do for the events of one batch).
+// The status follows the newest event that carries one (`status_at`), so a
+// late `call.ringing` does not undo `call.completed`, also when a summary (no
+// status) came in between. Events of the same instant are ordered too, so
+// that the outcome never depends on which came last: a status by its place
+// in the call's life (`inlet_call_status_rank`, V13), then by name. The facts
+// (line, parties, start and end times) come from the event whose status wins,
+// others filling gaps: only call objects carry facts, and they all carry a
+// status (summaries and transcripts carry neither). The last event follows
+// the newest, then the name (byte order). `fact_order` and `order` are the
+// same rules for the events of one batch.
 
 /// Whether the incoming status wins over the stored one (see above).
 macro_rules! status_wins {
@@ -48,13 +50,13 @@ macro_rules! last_event_wins {
     };
 }
 
-/// A fact (`$column`) from the newer of the incoming event and the stored
-/// row's last, the other filling a gap.
+/// A fact (`$column`) from the incoming row where its status wins, else from
+/// the stored row; the other fills a gap.
 #[rustfmt::skip]
 macro_rules! fact {
     ($column:literal) => {
         concat!(
-            $column, " = CASE WHEN ", last_event_wins!(),
+            $column, " = CASE WHEN ", status_wins!(),
             " THEN COALESCE(EXCLUDED.", $column, ", calls.", $column, ")",
             " ELSE COALESCE(calls.", $column, ", EXCLUDED.", $column, ") END"
         )
@@ -117,16 +119,25 @@ pub fn call_status_rank(status: &str) -> i16 {
     }
 }
 
-/// The order of a call's events of one batch, as the statement orders them
-/// against the stored row: by time, then by name.
+/// The order of a call's events of one batch for its last event, as the
+/// statement orders them against the stored row: by time, then by name.
 fn order(call: &Call) -> (DateTime<Utc>, &[u8]) {
     (call.occurred_at, call.event.as_bytes())
 }
 
-/// The order of a call's statuses, as the statement orders them: by the time
-/// of the event that gave one, then by rank, then by name.
-fn status_order(status: &(String, i16, DateTime<Utc>)) -> (DateTime<Utc>, i16, &[u8]) {
-    (status.2, status.1, status.0.as_bytes())
+/// The order of a call's events of one batch for its status and facts, as
+/// the statement orders them: events without a status first (they only fill
+/// gaps), then by time, rank and status name (the status that wins is the
+/// last), then by event name.
+fn fact_order(call: &Call) -> (bool, DateTime<Utc>, i16, &[u8], &[u8]) {
+    let status = call.status.as_deref();
+    (
+        status.is_some(),
+        call.occurred_at,
+        status.map_or(0, call_status_rank),
+        status.unwrap_or("").as_bytes(),
+        call.event.as_bytes(),
+    )
 }
 
 /// One call's row from a batch's events.
@@ -157,11 +168,12 @@ pub async fn store_calls(
     tx.execute(&stmt, &[&provider.as_str(), &ids, &events, &times, &data])
         .await?;
 
-    // One row per call: later events' facts win, earlier ones fill gaps; the
-    // status is the one that wins by `status_order`.
+    // One row per call, by the statement's rules: in `fact_order`, a later
+    // event's status and facts win and earlier ones fill gaps; the last event
+    // is the newest by `order`.
     let mut merged: BTreeMap<&str, Merged<'_>> = BTreeMap::new();
     let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
-    ordered.sort_by(|(_, a), (_, b)| order(a).cmp(&order(b)));
+    ordered.sort_by(|(_, a), (_, b)| fact_order(a).cmp(&fact_order(b)));
     for (line, call) in ordered {
         let status = call
             .status
@@ -181,17 +193,14 @@ pub async fn store_calls(
                 call: acc,
                 status: acc_status,
             }) => {
-                if let Some(status) = status {
-                    if acc_status
-                        .as_ref()
-                        .is_none_or(|kept| status_order(&status) >= status_order(kept))
-                    {
-                        *acc_status = Some(status);
-                    }
+                if status.is_some() {
+                    *acc_status = status;
+                }
+                if order(call) >= order(acc) {
+                    acc.event.clone_from(&call.event);
+                    acc.occurred_at = call.occurred_at;
                 }
                 *l = line.or(*l);
-                acc.event.clone_from(&call.event);
-                acc.occurred_at = call.occurred_at;
                 acc.direction = call.direction.or(acc.direction);
                 acc.from_address = call.from_address.clone().or(acc.from_address.take());
                 acc.to_address = call.to_address.clone().or(acc.to_address.take());

@@ -485,7 +485,7 @@ async fn a_late_ringing_event_does_not_undo_a_completed_call() {
 
 /// Ringing, completed and a later summary (no status), in every order, one
 /// at a time and split into batches every way: the call ends `completed`
-/// with the summary as its last event. A late ringing after the summary was
+/// with the summary as its last event and the callee its end names. A late ringing after the summary was
 /// judged against the summary's time and replaced `completed`.
 #[tokio::test]
 async fn a_calls_status_is_its_newest_status_in_any_order_and_batching() {
@@ -503,11 +503,17 @@ async fn a_calls_status_is_its_newest_status_in_any_order_and_batching() {
     for (o, order) in orders.iter().enumerate() {
         for (b, split) in splits.iter().enumerate() {
             let id = format!("AC{o}{b}");
-            let events = [
+            let mut events = [
                 call_event(&id, "call.ringing", Some("ringing"), 1),
                 call_event(&id, "call.completed", Some("completed"), 61),
                 call_event(&id, "call.summary.completed", None, 120),
             ];
+            // The call was forwarded: its end names another callee.
+            for (event, callee) in events.iter_mut().zip(["+15550000001", "+15550000002"]) {
+                if let EventBody::Call(c) = &mut event.body {
+                    c.to_address = Some(callee.into());
+                }
+            }
             let mut next = order.iter().map(|&i| events[i].clone());
             for &size in *split {
                 let batch: Vec<DomainEvent> = next.by_ref().take(size).collect();
@@ -518,16 +524,18 @@ async fn a_calls_status_is_its_newest_status_in_any_order_and_batching() {
     let client = db.client().await.expect("client");
     let rows = client
         .query(
-            "SELECT provider_call_id, status, last_event FROM calls ORDER BY 1",
+            "SELECT provider_call_id, status, last_event, to_address FROM calls ORDER BY 1",
             &[],
         )
         .await
         .expect("calls");
     assert_eq!(rows.len(), orders.len() * splits.len());
     for row in rows {
-        let (id, status, last): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let (id, status, last, callee): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         assert_eq!(status, "completed", "call {id}");
         assert_eq!(last, "call.summary.completed", "call {id}");
+        assert_eq!(callee, "+15550000002", "call {id}");
     }
 }
 
@@ -558,14 +566,15 @@ async fn a_calls_events_of_one_instant_do_not_depend_on_order() {
     assert_eq!(last_events.len(), 1, "{last_events:?}");
 }
 
-/// A call's facts come from its newest event that knows them, whatever order
-/// or batches its events come in (here the callee, as a forwarded call's
-/// later event names it). The event stored last used to set them.
+/// A call's facts come from the event that gives it its status, whatever
+/// order or batches its events come in: here the callee, which a forwarded
+/// call's end names anew, at the same instant as its ringing. The event
+/// stored last used to set them.
 #[tokio::test]
-async fn a_calls_facts_come_from_its_newest_event_in_any_order() {
-    let to = |event_name: &'static str, callee: &'static str, secs: i64| {
+async fn a_calls_facts_come_from_the_event_that_gives_its_status_in_any_order() {
+    let to = |event_name: &'static str, status: &'static str, callee: &'static str| {
         move || {
-            let mut e = call_event("AC1", event_name, None, secs);
+            let mut e = call(event_name, status, 60);
             if let EventBody::Call(c) = &mut e.body {
                 c.to_address = Some(callee.into());
             }
@@ -573,8 +582,8 @@ async fn a_calls_facts_come_from_its_newest_event_in_any_order() {
         }
     };
     for (i, batches) in orders(
-        to("call.ringing", "+15550000001", 10),
-        to("call.forwarded", "+15550000002", 20),
+        to("call.ringing", "ringing", "+15550000001"),
+        to("call.completed", "completed", "+15550000002"),
     )
     .into_iter()
     .enumerate()
