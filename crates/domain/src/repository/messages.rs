@@ -310,7 +310,7 @@ pub struct Dated<'a> {
 type Timed<'a> = (&'a str, DateTime<Utc>);
 
 /// One address's contact facts from a batch.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Folded<'a> {
     /// The winning name.
     name: Option<Timed<'a>>,
@@ -368,6 +368,27 @@ async fn ensure_contacts(
     provider: Provider,
     contacts: &[(&str, Folded<'_>)],
 ) -> Result<HashMap<String, i64>, RepoError> {
+    let mut ids = write_contacts(tx, provider, ENSURE_CONTACTS, contacts).await?;
+    let missing: Vec<(&str, Folded<'_>)> = contacts
+        .iter()
+        .filter(|(address, _)| !ids.contains_key(*address))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        ids.extend(write_contacts(tx, provider, UPSERT_CONTACTS, &missing).await?);
+    }
+    Ok(ids)
+}
+
+/// Runs one of the contact statements (`ENSURE_CONTACTS`, `UPSERT_CONTACTS`:
+/// the same parameters) over `contacts` and returns the ids it gives, by
+/// address.
+async fn write_contacts(
+    tx: &Transaction<'_>,
+    provider: Provider,
+    statement: &str,
+    contacts: &[(&str, Folded<'_>)],
+) -> Result<HashMap<String, i64>, RepoError> {
     let addresses: Vec<&str> = contacts.iter().map(|(a, _)| *a).collect();
     let names: Vec<Option<&str>> = contacts.iter().map(|(_, c)| c.name.map(|n| n.0)).collect();
     let users: Vec<Option<&str>> = contacts
@@ -380,7 +401,7 @@ async fn ensure_contacts(
         .iter()
         .map(|(_, c)| c.user_id.map(|u| u.1))
         .collect();
-    let stmt = tx.prepare_cached(ENSURE_CONTACTS).await?;
+    let stmt = tx.prepare_cached(statement).await?;
     let rows = tx
         .query(
             &stmt,
@@ -394,41 +415,10 @@ async fn ensure_contacts(
             ],
         )
         .await?;
-    let mut ids: HashMap<String, i64> = rows
+    Ok(rows
         .iter()
         .map(|r| (r.get::<_, String>(1), r.get::<_, i64>(0)))
-        .collect();
-    let missing: Vec<usize> = (0..addresses.len())
-        .filter(|&i| !ids.contains_key(addresses[i]))
-        .collect();
-    if !missing.is_empty() {
-        let addresses: Vec<&str> = missing.iter().map(|&i| addresses[i]).collect();
-        let names: Vec<Option<&str>> = missing.iter().map(|&i| names[i]).collect();
-        let users: Vec<Option<&str>> = missing.iter().map(|&i| users[i]).collect();
-        let name_times: Vec<Option<DateTime<Utc>>> =
-            missing.iter().map(|&i| name_times[i]).collect();
-        let user_times: Vec<Option<DateTime<Utc>>> =
-            missing.iter().map(|&i| user_times[i]).collect();
-        let stmt = tx.prepare_cached(UPSERT_CONTACTS).await?;
-        let rows = tx
-            .query(
-                &stmt,
-                &[
-                    &provider.as_str(),
-                    &addresses,
-                    &names,
-                    &users,
-                    &name_times,
-                    &user_times,
-                ],
-            )
-            .await?;
-        ids.extend(
-            rows.iter()
-                .map(|r| (r.get::<_, String>(1), r.get::<_, i64>(0))),
-        );
-    }
-    Ok(ids)
+        .collect())
 }
 
 /// Inserts messages in one statement, skipping any already stored (by
