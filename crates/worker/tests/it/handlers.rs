@@ -140,13 +140,7 @@ fn inbound_from(id: &str, name: Option<&str>, user_id: Option<&str>, secs: i64) 
 async fn a_contacts_name_follows_its_newest_message_in_any_order_and_batching() {
     let old = || inbound_named("wamid.old", "Ann", 100);
     let new = || inbound_named("wamid.new", "Ann Smith", 200);
-    let cases: [Vec<Vec<DomainEvent>>; 4] = [
-        vec![vec![new()], vec![old()]],
-        vec![vec![old()], vec![new()]],
-        vec![vec![old(), new()]],
-        vec![vec![new(), old()]],
-    ];
-    for (i, batches) in cases.into_iter().enumerate() {
+    for (i, batches) in orders(new, old).into_iter().enumerate() {
         let db = TestDb::new().await.expect("db");
         for batch in batches {
             store(&db, Provider::Meta, &batch).await;
