@@ -144,8 +144,8 @@ fn fact_order(call: &Call) -> (bool, DateTime<Utc>, i16, &[u8], &[u8]) {
 struct Merged<'a> {
     line: Option<&'a str>,
     call: Call,
-    /// The winning status, its rank and the time of the event that gave it.
-    status: Option<(String, i16, DateTime<Utc>)>,
+    /// The winning status and the time of the event that gave it.
+    status: Option<(String, DateTime<Utc>)>,
 }
 
 /// Stores a batch of call events (two statements, however many calls).
@@ -175,10 +175,7 @@ pub async fn store_calls(
     let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
     ordered.sort_by(|(_, a), (_, b)| fact_order(a).cmp(&fact_order(b)));
     for (line, call) in ordered {
-        let status = call
-            .status
-            .as_ref()
-            .map(|s| (s.clone(), call_status_rank(s), call.occurred_at));
+        let status = call.status.as_ref().map(|s| (s.clone(), call.occurred_at));
         match merged.get_mut(call.provider_call_id.as_str()) {
             None => {
                 let merge = Merged {
@@ -216,7 +213,7 @@ pub async fn store_calls(
         .collect();
     let status_times: Vec<Option<DateTime<Utc>>> = merged
         .values()
-        .map(|m| m.status.as_ref().map(|s| s.2))
+        .map(|m| m.status.as_ref().map(|s| s.1))
         .collect();
     let ids: Vec<&str> = rows
         .iter()
