@@ -23,10 +23,13 @@ ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 // late `call.ringing` does not undo `call.completed`, also when a summary (no
 // status) came in between. Events of the same instant are ordered too, so
 // that the outcome never depends on which came last: a status by its place
-// in the call's life (`inlet_call_status_rank`, V13), then by name. The facts
-// (line, parties, start and end times) come from the event whose status wins,
-// others filling gaps: only call objects carry facts, and they all carry a
-// status (summaries and transcripts carry neither). The last event follows
+// in the call's life (`inlet_call_status_rank`, V13), then by name, then by
+// the name of the event that gave it (`status_event`, V14). The facts (line,
+// parties, start and end times) come from the event whose status wins, others
+// filling gaps: only call objects carry facts, and they all carry a status
+// (summaries and transcripts carry neither). A gap two such others fill with
+// different values keeps the first stored: the row does not say where a
+// filled fact came from (docs/worker.md, "Ties"). The last event follows
 // the newest, then the name (byte order). `fact_order` and `order` are the
 // same rules for the events of one batch.
 
@@ -36,9 +39,11 @@ macro_rules! status_wins {
         "EXCLUDED.status IS NOT NULL
                        AND (calls.status_at IS NULL
                             OR (EXCLUDED.status_at, inlet_call_status_rank(EXCLUDED.status),
-                                EXCLUDED.status COLLATE \"C\")
+                                EXCLUDED.status COLLATE \"C\",
+                                EXCLUDED.status_event COLLATE \"C\")
                                >= (calls.status_at, inlet_call_status_rank(calls.status),
-                                   COALESCE(calls.status, '') COLLATE \"C\"))"
+                                   COALESCE(calls.status, '') COLLATE \"C\",
+                                   COALESCE(calls.status_event, '') COLLATE \"C\"))"
     };
 }
 
@@ -66,14 +71,15 @@ macro_rules! fact {
 const UPSERT_CALLS: &str = concat!(
     "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
-                   status, status_at, started_at, completed_at, last_event, last_event_at)
+                   status, status_at, status_event, started_at, completed_at, last_event,
+                   last_event_at)
 SELECT $1, t.id, t.line, t.direction, t.from_address, t.to_address, t.status, t.status_at,
-       t.started_at, t.completed_at, t.event, t.occurred_at
+       t.status_event, t.started_at, t.completed_at, t.event, t.occurred_at
 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
-            $12::timestamptz[])
-     AS t(id, line, direction, from_address, to_address, status, status_at, started_at,
-          completed_at, event, occurred_at)
+            $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[],
+            $13::timestamptz[])
+     AS t(id, line, direction, from_address, to_address, status, status_at, status_event,
+          started_at, completed_at, event, occurred_at)
 ON CONFLICT (provider, provider_call_id) DO UPDATE
    SET ",
     fact!("line_id"),
@@ -99,6 +105,9 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
        status_at = CASE WHEN ",
     status_wins!(),
     " THEN EXCLUDED.status_at ELSE calls.status_at END,
+       status_event = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status_event ELSE calls.status_event END,
        last_event = CASE WHEN ",
     last_event_wins!(),
     " THEN EXCLUDED.last_event ELSE calls.last_event END,
@@ -144,8 +153,15 @@ fn fact_order(call: &Call) -> (bool, DateTime<Utc>, i16, &[u8], &[u8]) {
 struct Merged<'a> {
     line: Option<&'a str>,
     call: Call,
-    /// The winning status and the time of the event that gave it.
-    status: Option<(String, DateTime<Utc>)>,
+    /// The winning status, with the time and name of the event that gave it.
+    status: Option<Standing<'a>>,
+}
+
+/// A call's status and the event it came from.
+struct Standing<'a> {
+    status: &'a str,
+    at: DateTime<Utc>,
+    event: &'a str,
 }
 
 /// Stores a batch of call events (two statements, however many calls).
@@ -175,7 +191,11 @@ pub async fn store_calls(
     let mut ordered: Vec<&(Option<&str>, &Call)> = calls.iter().collect();
     ordered.sort_by(|(_, a), (_, b)| fact_order(a).cmp(&fact_order(b)));
     for (line, call) in ordered {
-        let status = call.status.as_ref().map(|s| (s.clone(), call.occurred_at));
+        let status = call.status.as_deref().map(|status| Standing {
+            status,
+            at: call.occurred_at,
+            event: &call.event,
+        });
         match merged.get_mut(call.provider_call_id.as_str()) {
             None => {
                 let merge = Merged {
@@ -209,11 +229,15 @@ pub async fn store_calls(
     let rows: Vec<(Option<&str>, &Call)> = merged.values().map(|m| (m.line, &m.call)).collect();
     let statuses: Vec<Option<&str>> = merged
         .values()
-        .map(|m| m.status.as_ref().map(|s| s.0.as_str()))
+        .map(|m| m.status.as_ref().map(|s| s.status))
         .collect();
     let status_times: Vec<Option<DateTime<Utc>>> = merged
         .values()
-        .map(|m| m.status.as_ref().map(|s| s.1))
+        .map(|m| m.status.as_ref().map(|s| s.at))
+        .collect();
+    let status_events: Vec<Option<&str>> = merged
+        .values()
+        .map(|m| m.status.as_ref().map(|s| s.event))
         .collect();
     let ids: Vec<&str> = rows
         .iter()
@@ -245,6 +269,7 @@ pub async fn store_calls(
             &tos,
             &statuses,
             &status_times,
+            &status_events,
             &started,
             &completed,
             &events,

@@ -566,18 +566,9 @@ async fn a_calls_events_of_one_instant_do_not_depend_on_order() {
 /// stored last used to set them.
 #[tokio::test]
 async fn a_calls_facts_come_from_the_event_that_gives_its_status_in_any_order() {
-    let to = |event_name: &'static str, status: &'static str, callee: &'static str| {
-        move || {
-            let mut e = call(event_name, status, 60);
-            if let EventBody::Call(c) = &mut e.body {
-                c.to_address = Some(callee.into());
-            }
-            e
-        }
-    };
     for (i, batches) in orders(
-        to("call.ringing", "ringing", "+15550000001"),
-        to("call.completed", "completed", "+15550000002"),
+        call_to("call.ringing", "ringing", "+15550000001"),
+        call_to("call.completed", "completed", "+15550000002"),
     )
     .into_iter()
     .enumerate()
@@ -591,6 +582,56 @@ async fn a_calls_facts_come_from_the_event_that_gives_its_status_in_any_order() 
         let caller: String = one(&db, "SELECT from_address FROM calls").await;
         assert_eq!(caller, "+16505551234", "case {i}");
     }
+}
+
+/// A call event at 60 s naming `callee`, built anew for each arrival.
+fn call_to(
+    event_name: &'static str,
+    status: &'static str,
+    callee: &'static str,
+) -> impl Fn() -> DomainEvent {
+    move || {
+        let mut e = call(event_name, status, 60);
+        if let EventBody::Call(c) = &mut e.body {
+            c.to_address = Some(callee.into());
+        }
+        e
+    }
+}
+
+/// Two call objects of one instant with the same status (a call's end and
+/// its recording) leave the facts of the same one whatever order or batches
+/// they come in: the event's name breaks the tie, in a batch and against the
+/// stored row (`status_event`, V14). The one stored last used to give them.
+#[tokio::test]
+async fn a_calls_objects_of_one_instant_and_status_give_the_same_facts_in_any_order() {
+    let end = call_to("call.completed", "completed", "+15550000001");
+    let recording = call_to("call.recording.completed", "completed", "+15550000002");
+    for (i, batches) in orders(&end, &recording).into_iter().enumerate() {
+        let db = TestDb::new().await.expect("db");
+        for batch in batches {
+            store(&db, Provider::OpenPhone, &batch).await;
+        }
+        let callee: String = one(&db, "SELECT to_address FROM calls").await;
+        assert_eq!(callee, "+15550000002", "case {i}");
+    }
+    // A call stored before V14 names no event: either object of its instant
+    // and status replaces it, and then the same one stands.
+    let db = TestDb::new().await.expect("db");
+    let client = db.client().await.expect("client");
+    client
+        .execute(
+            "INSERT INTO calls (provider, provider_call_id, to_address, status, status_at,
+                                last_event, last_event_at)
+             VALUES ('openphone', 'AC1', '+15550000009', 'completed', $1, 'call.completed', $1)",
+            &[&at(60)],
+        )
+        .await
+        .expect("a call as stored before");
+    store(&db, Provider::OpenPhone, &[recording()]).await;
+    store(&db, Provider::OpenPhone, &[end()]).await;
+    let callee: String = one(&db, "SELECT to_address FROM calls").await;
+    assert_eq!(callee, "+15550000002");
 }
 
 /// The worker ranks a batch's call statuses as the database ranks stored
