@@ -1,5 +1,6 @@
 //! Worker integration tests: real RabbitMQ and PostgreSQL (and the real gateway).
 
+mod any_order;
 mod batching;
 mod classification;
 mod consent;
