@@ -64,7 +64,10 @@ macro_rules! take_winner {
 // inserted (`DO NOTHING`), existing ones are updated only when a name or a
 // user id wins over the stored one, locked in address order first; the rest
 // are only read. Every event from one sender would otherwise queue on its
-// contact row until the previous event's transaction commits.
+// contact row until the previous event's transaction commits. The lock is
+// `FOR NO KEY UPDATE`, what the update itself takes: `FOR UPDATE` would also
+// hold off the key check of another worker's message of that contact, and
+// two workers each renaming a contact the other had a message of deadlocked.
 //
 // A name or a user id replaces the stored one only when its message is newer
 // than the one that set it (`name_at`, `user_id_at`; see `wins!`): a
@@ -90,7 +93,7 @@ WITH input AS (
     wins!("i", "c", "user_id"),
     "
      ORDER BY c.address
-       FOR UPDATE OF c
+       FOR NO KEY UPDATE OF c
 ), updated AS (
     UPDATE contacts c
        SET ",

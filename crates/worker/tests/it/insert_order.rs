@@ -15,13 +15,14 @@ use crate::helpers::envelope;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use futures::future::BoxFuture;
-use inlet_domain::event::{AccountEvent, Call, Contact};
+use inlet_domain::event::{AccountEvent, Call, Contact, Direction, EventBody, Message};
 use inlet_domain::repository::audit::{record_events, Audited, Outcome};
 use inlet_domain::repository::{
     insert_account_events, store_calls, upsert_contacts, Dated, RepoError,
 };
 use inlet_domain::Provider;
 use inlet_testkit::{eventually, TestDb};
+use inlet_worker::handlers::apply;
 use std::time::Duration;
 
 /// What the test's own transaction inserts: the key that sorts first, then
@@ -270,4 +271,109 @@ async fn two_workers_naming_a_new_contact_at_once_leave_the_newest_name() {
         assert_eq!(name, "name at 200", "first {first}");
         assert_eq!(user_id, "US.200", "first {first}");
     }
+}
+
+/// A worker renaming a contact does not hold off another worker storing a
+/// message of that contact: the rename locks the row against other renames
+/// only (`FOR NO KEY UPDATE`), not against the key check a new message's
+/// foreign key makes. It used to lock it `FOR UPDATE`, so two workers each
+/// renaming one contact and storing a message of the other's deadlocked.
+/// Here the test's transaction is the other worker: it holds the batch's
+/// message id (so the batch waits, its rename made), then stores a message
+/// of the contact being renamed.
+#[tokio::test]
+async fn a_contact_being_renamed_does_not_hold_off_a_message_of_it() {
+    let db = TestDb::new().await.expect("db");
+    let watcher = db.client().await.expect("client");
+    let inbound = |id: &str, secs: i64| {
+        let text = "hi";
+        inlet_domain::event::DomainEvent {
+            provider: Provider::Meta,
+            line_id: Some("L1".into()),
+            body: EventBody::Message(Message {
+                provider_message_id: id.into(),
+                direction: Direction::Inbound,
+                from_address: Some("16505551234".into()),
+                to_address: Some("15550783881".into()),
+                contact: Some(Contact {
+                    address: "16505551234".into(),
+                    name: Some(format!("name at {secs}")),
+                    user_id: None,
+                }),
+                kind: "text".into(),
+                body: Some(text.into()),
+                content: serde_json::json!({ "body": text }),
+                context: None,
+                status: None,
+                sent_at: Some(at(secs)),
+                raw: serde_json::json!({}),
+            }),
+        }
+    };
+    let mut client = db.client().await.expect("client");
+    let tx = client.transaction().await.expect("transaction");
+    apply(&tx, &envelope(Provider::Meta), &[inbound("wamid.first", 100)])
+        .await
+        .expect("contact stored");
+    tx.commit().await.expect("committed");
+    let contact: i64 = watcher
+        .query_one("SELECT id FROM contacts", &[])
+        .await
+        .expect("contact")
+        .get(0);
+
+    let mut other_client = db.client().await.expect("client");
+    let other_tx = other_client.transaction().await.expect("transaction");
+    other_tx
+        .batch_execute("SET LOCAL deadlock_timeout = '200ms'")
+        .await
+        .expect("deadlock timeout");
+    // The first without a contact: its key check would lock the contact too.
+    let message = |id: &str, contact: Option<i64>| {
+        let contact = contact.map_or("NULL".to_owned(), |c| c.to_string());
+        format!(
+            "INSERT INTO messages (provider, provider_message_id, direction, kind, contact_id,
+                                   received_at, raw)
+             VALUES ('meta', '{id}', 'inbound', 'text', {contact}, now(), '{{}}')"
+        )
+    };
+    other_tx
+        .batch_execute(&message("wamid.renaming", None))
+        .await
+        .expect("the batch's message id held");
+
+    let batch_pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let batch = async {
+        let tx = client.transaction().await.expect("transaction");
+        tx.batch_execute("SET LOCAL deadlock_timeout = '10s'")
+            .await
+            .expect("deadlock timeout");
+        apply(&tx, &envelope(Provider::Meta), &[inbound("wamid.renaming", 200)])
+            .await
+            .expect("stored");
+        tx.commit().await.expect("committed");
+    };
+    let other_worker = async {
+        until_waiting(&watcher, batch_pid).await;
+        let other = other_tx
+            .batch_execute(&message("wamid.other", Some(contact)))
+            .await;
+        assert!(other.is_ok(), "deadlock: {other:?}");
+        other_tx.commit().await.expect("committed");
+    };
+    tokio::join!(batch, other_worker);
+    let row = watcher
+        .query_one(
+            "SELECT (SELECT name FROM contacts), (SELECT count(*) FROM messages)",
+            &[],
+        )
+        .await
+        .expect("rows");
+    let (name, messages): (String, i64) = (row.get(0), row.get(1));
+    assert_eq!(name, "name at 200");
+    assert_eq!(messages, 3);
 }
