@@ -28,7 +28,7 @@ ON CONFLICT (provider, provider_call_id, event) DO NOTHING";
 // parties, start and end times) come from the event whose status wins, others
 // filling gaps: only call objects carry facts, and they all carry a status
 // (summaries and transcripts carry neither). A gap two such others fill with
-// different values keeps the first stored: the row does not say where a
+// different values depends on arrival order: the row does not say where a
 // filled fact came from (docs/worker.md, "Ties"). The last event follows
 // the newest, then the name (byte order). `fact_order` and `order` are the
 // same rules for the events of one batch.

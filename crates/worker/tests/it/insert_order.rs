@@ -312,9 +312,13 @@ async fn a_contact_being_renamed_does_not_hold_off_a_message_of_it() {
     };
     let mut client = db.client().await.expect("client");
     let tx = client.transaction().await.expect("transaction");
-    apply(&tx, &envelope(Provider::Meta), &[inbound("wamid.first", 100)])
-        .await
-        .expect("contact stored");
+    apply(
+        &tx,
+        &envelope(Provider::Meta),
+        &[inbound("wamid.first", 100)],
+    )
+    .await
+    .expect("contact stored");
     tx.commit().await.expect("committed");
     let contact: i64 = watcher
         .query_one("SELECT id FROM contacts", &[])
@@ -352,9 +356,13 @@ async fn a_contact_being_renamed_does_not_hold_off_a_message_of_it() {
         tx.batch_execute("SET LOCAL deadlock_timeout = '10s'")
             .await
             .expect("deadlock timeout");
-        apply(&tx, &envelope(Provider::Meta), &[inbound("wamid.renaming", 200)])
-            .await
-            .expect("stored");
+        apply(
+            &tx,
+            &envelope(Provider::Meta),
+            &[inbound("wamid.renaming", 200)],
+        )
+        .await
+        .expect("stored");
         tx.commit().await.expect("committed");
     };
     let other_worker = async {
