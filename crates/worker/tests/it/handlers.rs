@@ -109,7 +109,12 @@ fn inbound_named(id: &str, name: &str, secs: i64) -> DomainEvent {
 }
 
 /// An inbound message from one contact, with the name and user id it gives, sent at `secs`.
-fn inbound_from(id: &str, name: Option<&str>, user_id: Option<&str>, secs: i64) -> DomainEvent {
+pub(crate) fn inbound_from(
+    id: &str,
+    name: Option<&str>,
+    user_id: Option<&str>,
+    secs: i64,
+) -> DomainEvent {
     event(
         Provider::Meta,
         EventBody::Message(Message {
