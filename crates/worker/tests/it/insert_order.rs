@@ -10,6 +10,10 @@
 //! Written in batch order, the batch would hold that key already: a deadlock,
 //! which PostgreSQL breaks by cancelling the test's transaction (its
 //! `deadlock_timeout` is the shorter).
+//!
+//! The rename test runs the same race with other rows: the test's
+//! transaction first holds the batch's message id, so the batch waits there
+//! with its contact renamed, then stores a message of that contact.
 
 use crate::handlers::inbound_from;
 use crate::helpers::envelope;
@@ -26,14 +30,15 @@ use inlet_testkit::{eventually, TestDb};
 use inlet_worker::handlers::apply;
 use std::time::Duration;
 
-/// What the test's own transaction inserts: the key that sorts first, then
-/// (once the batch waits) the one that sorts second.
+/// What the test's own transaction writes: first (for the deadlock tests, the
+/// key that sorts first), then, once the batch waits, second (the key that
+/// sorts second).
 struct OtherWorker {
     first: String,
     second: String,
 }
 
-/// Stores a batch whose events are in the opposite of key order.
+/// Stores the batch (for the deadlock tests, its events in the opposite of key order).
 type Store = for<'a, 'b> fn(&'a Transaction<'b>) -> BoxFuture<'a, Result<(), RepoError>>;
 
 /// Runs the race described in the module docs, after `setup` (committed
