@@ -68,6 +68,18 @@ macro_rules! fact {
     };
 }
 
+/// The status's own columns (`$column`): from the incoming row where its
+/// status wins, else as stored.
+#[rustfmt::skip]
+macro_rules! standing {
+    ($column:literal) => {
+        concat!(
+            $column, " = CASE WHEN ", status_wins!(),
+            " THEN EXCLUDED.", $column, " ELSE calls.", $column, " END"
+        )
+    };
+}
+
 const UPSERT_CALLS: &str = concat!(
     "
 INSERT INTO calls (provider, provider_call_id, line_id, direction, from_address, to_address,
@@ -99,15 +111,15 @@ ON CONFLICT (provider, provider_call_id) DO UPDATE
        ",
     fact!("completed_at"),
     ",
-       status = CASE WHEN ",
-    status_wins!(),
-    " THEN EXCLUDED.status ELSE calls.status END,
-       status_at = CASE WHEN ",
-    status_wins!(),
-    " THEN EXCLUDED.status_at ELSE calls.status_at END,
-       status_event = CASE WHEN ",
-    status_wins!(),
-    " THEN EXCLUDED.status_event ELSE calls.status_event END,
+       ",
+    standing!("status"),
+    ",
+       ",
+    standing!("status_at"),
+    ",
+       ",
+    standing!("status_event"),
+    ",
        last_event = CASE WHEN ",
     last_event_wins!(),
     " THEN EXCLUDED.last_event ELSE calls.last_event END,
